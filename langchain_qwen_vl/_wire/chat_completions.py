@@ -1,0 +1,396 @@
+"""DashScope's OpenAI-compatible chat completions (spec §1b, §2): pure mapping functions.
+
+``messages_to_wire`` builds the ``messages`` array; ``result_from_response`` and
+:class:`StreamAssembler` turn response bodies and SSE chunks back into LangChain messages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, parse_tool_call
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from langchain_qwen_vl._wire._content import (
+    ImagePart,
+    MediaOptions,
+    Part,
+    TextPart,
+    check_image_count,
+    content_parts,
+    text_of,
+)
+from langchain_qwen_vl.errors import QwenVLInputError
+
+MODEL_PROVIDER = "qwen"
+
+_ROLE_BY_CHAT_MESSAGE = {
+    "user": "user",
+    "human": "user",
+    "assistant": "assistant",
+    "ai": "assistant",
+}
+
+
+# --- request ---------------------------------------------------------------------------
+
+
+def _part_to_wire(part: Part) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    if isinstance(part, ImagePart):
+        wire: dict[str, Any] = {"type": "image_url", "image_url": {"url": part.image.url}}
+        # Spec §1b: the per-image budget is a sibling of image_url, not inside it.
+        if part.max_pixels is not None:
+            wire["max_pixels"] = part.max_pixels
+        if part.min_pixels is not None:
+            wire["min_pixels"] = part.min_pixels
+        return wire
+    if part.frames is not None:
+        wire = {"type": "video", "video": list(part.frames)}
+    else:
+        wire = {"type": "video_url", "video_url": {"url": part.url}}
+    if part.fps is not None:
+        wire["fps"] = part.fps
+    return wire
+
+
+def _user_content(parts: Sequence[Part]) -> str | list[dict[str, Any]]:
+    if all(isinstance(p, TextPart) for p in parts):
+        return text_of(parts)
+    return [_part_to_wire(p) for p in parts]
+
+
+def _tool_calls_to_wire(message: AIMessage) -> list[dict[str, Any]]:
+    calls = [
+        {
+            "id": call.get("id"),
+            "type": "function",
+            "function": {
+                "name": call["name"],
+                "arguments": json.dumps(call["args"], ensure_ascii=False),
+            },
+        }
+        for call in message.tool_calls
+    ]
+    calls += [
+        {
+            "id": call.get("id"),
+            "type": "function",
+            "function": {"name": call.get("name") or "", "arguments": call.get("args") or ""},
+        }
+        for call in message.invalid_tool_calls
+    ]
+    return calls
+
+
+def _tool_result_text(parts: Sequence[Part], moved_images: int) -> str:
+    text = text_of(parts)
+    if moved_images:
+        note = f"[{moved_images} image(s) returned by this tool follow in the next user message]"
+        text = f"{text}\n{note}" if text else note
+    return text
+
+
+def messages_to_wire(
+    messages: Sequence[BaseMessage], *, options: MediaOptions
+) -> list[dict[str, Any]]:
+    """Build the ``messages`` array of an OpenAI-compatible request.
+
+    Images returned by a tool (image blocks in a ``ToolMessage``) cannot travel in a ``tool``
+    role message on DashScope's compatible mode, so they are moved into one ``user`` message
+    placed right after the run of tool messages, labelled with the tool call ids; the tool
+    message itself says that the images follow.
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage
+        >>> messages_to_wire([HumanMessage("hi")], options=MediaOptions())
+        [{'role': 'user', 'content': 'hi'}]
+    """
+    wire: list[dict[str, Any]] = []
+    all_parts: list[list[Part]] = []
+    pending_tool_images: list[tuple[str, list[Part]]] = []
+
+    def flush_tool_images() -> None:
+        if not pending_tool_images:
+            return
+        content: list[dict[str, Any]] = []
+        for call_id, media_parts in pending_tool_images:
+            content.append({"type": "text", "text": f"Image(s) returned by tool call {call_id}:"})
+            content.extend(_part_to_wire(p) for p in media_parts)
+        wire.append({"role": "user", "content": content})
+        pending_tool_images.clear()
+
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        parts = content_parts(message.content, where=where, options=options)
+        all_parts.append(parts)
+        if not isinstance(message, ToolMessage):
+            flush_tool_images()
+        if isinstance(message, SystemMessage):
+            wire.append({"role": "system", "content": text_of(parts)})
+        elif isinstance(message, HumanMessage):
+            wire.append({"role": "user", "content": _user_content(parts)})
+        elif isinstance(message, AIMessage):
+            entry: dict[str, Any] = {"role": "assistant", "content": text_of(parts)}
+            if message.tool_calls or message.invalid_tool_calls:
+                entry["tool_calls"] = _tool_calls_to_wire(message)
+            wire.append(entry)
+        elif isinstance(message, ToolMessage):
+            media_parts = [p for p in parts if not isinstance(p, TextPart)]
+            if media_parts:
+                pending_tool_images.append((message.tool_call_id, media_parts))
+            wire.append(
+                {
+                    "role": "tool",
+                    "content": _tool_result_text(parts, len(media_parts)),
+                    "tool_call_id": message.tool_call_id,
+                }
+            )
+        elif isinstance(message, ChatMessage) and message.role in _ROLE_BY_CHAT_MESSAGE:
+            role = _ROLE_BY_CHAT_MESSAGE[message.role]
+            wire.append(
+                {
+                    "role": role,
+                    "content": _user_content(parts) if role == "user" else text_of(parts),
+                }
+            )
+        elif isinstance(message, ChatMessage) and message.role == "system":
+            wire.append({"role": "system", "content": text_of(parts)})
+        else:
+            raise QwenVLInputError(
+                f"{where}: unsupported message type {type(message).__name__}"
+                f"{' with role ' + repr(message.role) if isinstance(message, ChatMessage) else ''}"
+                " — use SystemMessage, HumanMessage, AIMessage or ToolMessage."
+            )
+    flush_tool_images()
+    check_image_count(all_parts)
+    if not wire:
+        raise QwenVLInputError("messages: the conversation is empty — pass at least one message.")
+    return wire
+
+
+# --- response --------------------------------------------------------------------------
+
+
+def usage_metadata_from_usage(usage: Mapping[str, Any]) -> UsageMetadata:
+    """Map the service's ``usage`` object to LangChain's ``UsageMetadata``.
+
+    Any detail key may be missing (spec §2); only the ones sent are reported. Reasoning tokens
+    are already counted inside ``completion_tokens``.
+
+    Example:
+        >>> usage_metadata_from_usage({"prompt_tokens": 3, "completion_tokens": 2,
+        ...                            "total_tokens": 5})["total_tokens"]
+        5
+    """
+    input_tokens = int(usage.get("prompt_tokens") or 0)
+    output_tokens = int(usage.get("completion_tokens") or 0)
+    metadata = UsageMetadata(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=int(usage.get("total_tokens") or input_tokens + output_tokens),
+    )
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    input_details: dict[str, int] = {}
+    if prompt_details.get("cached_tokens") is not None:
+        input_details["cache_read"] = int(prompt_details["cached_tokens"])
+    for wire_key, key in (
+        ("text_tokens", "text"),
+        ("image_tokens", "image"),
+        ("video_tokens", "video"),
+    ):
+        if prompt_details.get(wire_key) is not None:
+            input_details[key] = int(prompt_details[wire_key])
+    if input_details:
+        metadata["input_token_details"] = InputTokenDetails(**input_details)  # type: ignore[typeddict-item]
+    completion_details = usage.get("completion_tokens_details") or {}
+    if completion_details.get("reasoning_tokens") is not None:
+        metadata["output_token_details"] = OutputTokenDetails(
+            reasoning=int(completion_details["reasoning_tokens"])
+        )
+    return metadata
+
+
+def _parse_tool_calls(raw_calls: Sequence[Mapping[str, Any]]) -> tuple[list[Any], list[Any]]:
+    tool_calls: list[Any] = []
+    invalid: list[Any] = []
+    for raw in raw_calls:
+        try:
+            parsed = parse_tool_call(dict(raw), return_id=True)
+        except Exception as error:
+            invalid.append(make_invalid_tool_call(dict(raw), str(error)))
+            continue
+        if parsed is not None:
+            tool_calls.append(parsed)
+    return tool_calls, invalid
+
+
+def _response_metadata(body: Mapping[str, Any], finish_reason: Any) -> dict[str, Any]:
+    return {
+        "id": body.get("id"),
+        "model_name": body.get("model"),
+        "finish_reason": finish_reason,
+        "system_fingerprint": body.get("system_fingerprint"),
+        "created": body.get("created"),
+        "model_provider": MODEL_PROVIDER,
+    }
+
+
+def result_from_response(body: Mapping[str, Any]) -> ChatResult:
+    """Turn a non-streamed chat completion body into a ``ChatResult``.
+
+    Example:
+        >>> result_from_response({"id": "x", "model": "m", "choices": [{"index": 0,
+        ...     "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}]}
+        ... ).generations[0].message.content
+        'hi'
+    """
+    choices = body.get("choices") or []
+    if not choices:
+        raise QwenVLInputError(f"response: no choices in the response body {dict(body)!r}")
+    usage = body.get("usage")
+    usage_metadata = usage_metadata_from_usage(usage) if usage else None
+    generations = []
+    for choice in choices:
+        raw = choice.get("message") or {}
+        additional_kwargs: dict[str, Any] = {}
+        reasoning = raw.get("reasoning_content")
+        if reasoning:
+            additional_kwargs["reasoning_content"] = reasoning
+        tool_calls, invalid_tool_calls = _parse_tool_calls(raw.get("tool_calls") or [])
+        message = AIMessage(
+            content=raw.get("content") or "",
+            additional_kwargs=additional_kwargs,
+            tool_calls=tool_calls,
+            invalid_tool_calls=invalid_tool_calls,
+            usage_metadata=usage_metadata,
+            response_metadata=_response_metadata(body, choice.get("finish_reason")),
+            id=body.get("id"),
+        )
+        generations.append(
+            ChatGeneration(
+                message=message, generation_info={"finish_reason": choice.get("finish_reason")}
+            )
+        )
+    return ChatResult(
+        generations=generations,
+        llm_output={"model_name": body.get("model"), "id": body.get("id")},
+    )
+
+
+class StreamAssembler:
+    """Turns the SSE chunks of one stream into ``ChatGenerationChunk`` objects.
+
+    It holds the little state a stream needs:
+    - string metadata (``model_name``, ``finish_reason``) goes on exactly one chunk, because
+      LangChain concatenates strings when chunks merge;
+    - servers that repeat a tool call's ``id`` and ``name`` on every fragment would otherwise
+      merge into a doubled name, so repeats are dropped;
+    - with ``output_version="v1"`` LangChain numbers streamed blocks (reasoning 0, text 1, ...)
+      and a tool-call chunk whose wire ``index`` collides with one of those is merged into it
+      and lost, so tool-call indices are offset past the blocks already streamed.
+
+    Example:
+        >>> assembler = StreamAssembler()
+        >>> chunk = assembler.feed({"id": "c", "model": "m", "choices": [{"index": 0,
+        ...     "delta": {"content": "Hi"}, "finish_reason": "stop"}]})
+        >>> chunk.message.content, chunk.message.response_metadata["finish_reason"]
+        ('Hi', 'stop')
+    """
+
+    def __init__(self, *, output_version: str | None = None) -> None:
+        self._offset_tool_indices = output_version == "v1"
+        self._seen_reasoning = False
+        self._seen_text = False
+        self._tool_index_offset: int | None = None
+        self._announced_tool_calls: set[int] = set()
+        self.finish_reason: str | None = None
+        self.saw_usage = False
+
+    def _tool_call_chunks(self, raw_calls: Sequence[Mapping[str, Any]]) -> list[Any]:
+        if self._tool_index_offset is None:
+            self._tool_index_offset = (
+                int(self._seen_reasoning) + int(self._seen_text) if self._offset_tool_indices else 0
+            )
+        chunks = []
+        for position, raw in enumerate(raw_calls):
+            wire_index = raw.get("index")
+            index = int(wire_index) if wire_index is not None else position
+            function = raw.get("function") or {}
+            call_id, name = raw.get("id"), function.get("name")
+            if index in self._announced_tool_calls:
+                call_id, name = None, None  # repeated on every fragment by some servers
+            elif call_id or name:
+                self._announced_tool_calls.add(index)
+            chunks.append(
+                tool_call_chunk(
+                    name=name or None,
+                    args=function.get("arguments") or None,
+                    id=call_id or None,
+                    index=index + self._tool_index_offset,
+                )
+            )
+        return chunks
+
+    def feed(self, payload: Mapping[str, Any]) -> ChatGenerationChunk | None:
+        """Convert one decoded SSE ``data:`` payload; ``None`` when it carries nothing."""
+        choices = payload.get("choices") or []
+        usage = payload.get("usage")
+        usage_metadata = usage_metadata_from_usage(usage) if usage else None
+        if usage_metadata is not None:
+            self.saw_usage = True
+        if not choices:
+            if usage_metadata is None:
+                return None
+            message = AIMessageChunk(
+                content="",
+                usage_metadata=usage_metadata,
+                response_metadata={"model_provider": MODEL_PROVIDER},
+                id=payload.get("id"),
+            )
+            return ChatGenerationChunk(message=message)
+        choice = choices[0]
+        delta = choice.get("delta") or {}
+        additional_kwargs: dict[str, Any] = {}
+        reasoning = delta.get("reasoning_content")
+        if reasoning:
+            additional_kwargs["reasoning_content"] = reasoning
+            self._seen_reasoning = True
+        text = delta.get("content") or ""
+        if text:
+            self._seen_text = True
+        raw_calls = delta.get("tool_calls") or []
+        response_metadata: dict[str, Any] = {"model_provider": MODEL_PROVIDER}
+        finish_reason = choice.get("finish_reason")
+        generation_info = None
+        if finish_reason:
+            self.finish_reason = finish_reason
+            response_metadata |= {
+                "model_name": payload.get("model"),
+                "finish_reason": finish_reason,
+                "system_fingerprint": payload.get("system_fingerprint"),
+            }
+            generation_info = {"finish_reason": finish_reason}
+        message = AIMessageChunk(
+            content=text,
+            additional_kwargs=additional_kwargs,
+            tool_call_chunks=self._tool_call_chunks(raw_calls) if raw_calls else [],
+            usage_metadata=usage_metadata,
+            response_metadata=response_metadata,
+            id=payload.get("id"),
+        )
+        return ChatGenerationChunk(message=message, generation_info=generation_info)

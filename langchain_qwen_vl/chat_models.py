@@ -1,0 +1,674 @@
+"""ChatQwenVL: the LangChain chat model for Qwen3-VL-Flash."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from functools import cache
+from typing import Annotated, Any, Literal
+
+import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models.model_profile import ModelProfile
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils import from_env, secret_from_env
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    TypeAdapter,
+    model_validator,
+)
+from typing_extensions import Self
+
+from langchain_qwen_vl import _tool_binding, _transport, media
+from langchain_qwen_vl._endpoints import (
+    REGION_BASE_URLS,
+    Region,
+    completions_url,
+    normalise_base_url,
+)
+from langchain_qwen_vl._wire import chat_completions, images_prompt
+from langchain_qwen_vl._wire._content import MediaOptions, content_parts
+from langchain_qwen_vl._wire.chat_completions import MODEL_PROVIDER, StreamAssembler
+from langchain_qwen_vl.errors import QwenVLInputError, QwenVLUnsupportedFeatureError
+
+__all__ = ["ChatQwenVL"]
+
+_USER_AGENT = "langchain-qwen-vl/0.1.0"
+
+PixelBudget = Annotated[int, Field(ge=media.MIN_PIXELS, le=media.HIGH_RESOLUTION_MAX_PIXELS)]
+
+# Fields a caller may override for one call (``model.invoke(msgs, temperature=0.2)``).
+_PER_CALL_FIELDS = (
+    "model",
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_tokens",
+    "seed",
+    "stop",
+    "presence_penalty",
+    "enable_thinking",
+    "thinking_budget",
+    "vl_high_resolution_images",
+    "max_pixels",
+    "min_pixels",
+    "stream_usage",
+    "extra_body",
+)
+# Request-body keys set by bind_tools / with_structured_output / users, sent as given.
+_BODY_KWARGS = ("tools", "tool_choice", "parallel_tool_calls", "response_format", "n")
+# Keys LangChain itself passes down that are not request parameters.
+_IGNORED_KWARGS = ("stream", "ls_structured_output_format")
+
+# Fields sent as top-level JSON keys of a chat_completions body when set.
+_SAMPLING_FIELDS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_tokens",
+    "seed",
+    "presence_penalty",
+    "enable_thinking",
+    "thinking_budget",
+    "vl_high_resolution_images",
+)
+
+
+class ChatQwenVL(BaseChatModel):
+    """Qwen3-VL-Flash chat model (DashScope / Alibaba Cloud Model Studio), on httpx.
+
+    Setup:
+        ``pip install langchain-qwen-vl`` and set ``DASHSCOPE_API_KEY``. A key works only in
+        its region: pick ``region=`` (singapore by default, beijing, virginia, hongkong) or set
+        ``base_url`` / ``DASHSCOPE_BASE_URL``. Without a key, try everything offline against
+        the bundled emulator (``langchain_qwen_vl.emulator.run_emulator``).
+
+    Key init args — request:
+        model: model id, default ``qwen3-vl-flash``.
+        temperature, top_p, top_k, max_tokens, seed, stop, presence_penalty: sampling.
+        enable_thinking, thinking_budget: thinking mode (off unless enabled).
+        vl_high_resolution_images, max_pixels, min_pixels: the per-image pixel budget; images
+            above the cap are downscaled on the client to exactly what the server would keep.
+        wire_format: ``"chat_completions"`` (default) or ``"images_prompt"`` (spec §1a).
+        extra_body: extra JSON keys merged into every request.
+
+    Key init args — client:
+        api_key, base_url, region, timeout, max_retries, default_headers, http_client,
+        http_async_client, allow_insecure_http.
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_qwen_vl import ChatQwenVL
+
+            llm = ChatQwenVL(temperature=0.2, max_tokens=512)
+
+    Invoke:
+        .. code-block:: python
+
+            from langchain_core.messages import HumanMessage
+
+            msg = HumanMessage(content=[
+                {"type": "text", "text": "What is in this picture?"},
+                {"type": "image", "url": "https://example.com/cat.jpg"},
+            ])
+            llm.invoke([msg]).content
+
+    Image input (any of these, anywhere in a message):
+        http(s) URLs, ``data:`` URIs, LangChain standard blocks (``{"type": "image", "url"|
+        "base64": ...}``), OpenAI ``image_url`` parts, local paths (``str``, ``Path``,
+        ``file://``), raw ``bytes`` and PIL images (``{"type": "image", "image": <value>}`` or
+        ``langchain_qwen_vl.image_block(value)``).
+
+    Stream:
+        .. code-block:: python
+
+            for chunk in llm.stream([msg]):
+                print(chunk.text, end="", flush=True)
+
+    Async:
+        ``await llm.ainvoke([msg])``, ``async for c in llm.astream([msg])``, ``await
+        llm.abatch([[msg], [msg]])`` — native async on httpx.AsyncClient.
+
+    Thinking:
+        .. code-block:: python
+
+            thinker = ChatQwenVL(enable_thinking=True, thinking_budget=2048)
+            answer = thinker.invoke([msg])
+            answer.additional_kwargs["reasoning_content"]  # also a "reasoning" content block
+
+    Token usage:
+        ``answer.usage_metadata`` → ``{"input_tokens", "output_tokens", "total_tokens",
+        "input_token_details": {"cache_read", "image", "text"}, "output_token_details":
+        {"reasoning"}}`` (details only when the service sends them).
+        ``llm.get_num_tokens_from_messages([msg])`` estimates before sending.
+
+    Response metadata:
+        ``id``, ``model_name``, ``finish_reason``, ``system_fingerprint``, ``created``,
+        ``model_provider`` (``"qwen"``).
+
+    Errors:
+        Every error subclasses ``langchain_qwen_vl.errors.QwenVLError`` and the matching
+        ``langchain_core.exceptions`` class; bad input raises a ``ValueError`` subclass before
+        any network call.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    model: str = Field(default="qwen3-vl-flash", alias="model_name", min_length=1)
+    """Model id, e.g. ``qwen3-vl-flash`` or the snapshot ``qwen3-vl-flash-2026-01-22``."""
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env("DASHSCOPE_API_KEY", default=None),
+        alias="dashscope_api_key",
+    )
+    """DashScope API key; read from ``DASHSCOPE_API_KEY`` when not given."""
+    base_url: str | None = Field(default_factory=from_env("DASHSCOPE_BASE_URL", default=None))
+    """Endpoint base (…/compatible-mode/v1); from ``DASHSCOPE_BASE_URL``, else from ``region``."""
+    region: Region = "singapore"
+    """Region whose endpoint is used when ``base_url`` is unset (keys are per region)."""
+    wire_format: Literal["chat_completions", "images_prompt"] = "chat_completions"
+    """``chat_completions`` (OpenAI-compatible messages) or ``images_prompt`` (spec §1a)."""
+    temperature: Annotated[float, Field(ge=0, lt=2)] | None = None
+    top_p: Annotated[float, Field(gt=0, le=1)] | None = None
+    top_k: Annotated[int, Field(ge=0)] | None = None
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
+    enable_thinking: bool | None = None
+    """Thinking mode; the service keeps it off unless this is True."""
+    thinking_budget: Annotated[int, Field(ge=1)] | None = None
+    vl_high_resolution_images: bool | None = None
+    """Fix the pixel cap at 16,777,216 per image (ignores ``max_pixels``)."""
+    max_pixels: PixelBudget | None = None
+    """Default per-image pixel cap (server default 2,621,440); a block may set its own."""
+    min_pixels: PixelBudget | None = None
+    timeout: Annotated[float, Field(gt=0)] | None = 120.0
+    max_retries: Annotated[int, Field(ge=0)] = 2
+    streaming: bool = False
+    stream_usage: bool = True
+    """Ask for usage in streams (``stream_options.include_usage``)."""
+    extra_body: dict[str, Any] | None = None
+    """Extra JSON keys merged into each request body (never mutated)."""
+    default_headers: dict[str, str] | None = None
+    allow_insecure_http: bool = False
+    """Allow a plain-http base_url on a non-loopback host (the key travels in clear text)."""
+    http_client: httpx.Client | None = Field(default=None, exclude=True)
+    """Your own sync client (its pool, proxies, limits); created lazily when unset."""
+    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+    """Your own async client; created lazily (one per event loop) when unset."""
+
+    _client: httpx.Client | None = PrivateAttr(default=None)
+    _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+        PrivateAttr(default_factory=weakref.WeakKeyDictionary)
+    )
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @model_validator(mode="after")
+    def _check_base_url(self) -> Self:
+        if self.base_url is not None:
+            self.base_url = normalise_base_url(
+                self.base_url, allow_insecure_http=self.allow_insecure_http
+            )
+        return self
+
+    # --- LangChain conventions --------------------------------------------------------
+
+    @property
+    def _llm_type(self) -> str:
+        return "qwen-vl-chat"
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "DASHSCOPE_API_KEY"}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        # langchain-core only revives allow-listed classes (LANGCHAIN-NOTES.md §1).
+        return False
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        params = {name: getattr(self, name) for name in _SAMPLING_FIELDS}
+        params |= {"model": self.model, "wire_format": self.wire_format, "stop": self.stop}
+        return {k: v for k, v in params.items() if v is not None}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider=MODEL_PROVIDER,
+            ls_model_name=str(kwargs.get("model") or self.model),
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        if stop or self.stop:
+            params["ls_stop"] = stop or self.stop
+        return params
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        return ModelProfile(
+            name="Qwen3-VL-Flash",
+            max_input_tokens=262_144,
+            max_output_tokens=32_768,
+            text_inputs=True,
+            image_inputs=True,
+            image_url_inputs=True,
+            video_inputs=True,
+            image_tool_message=True,
+            pdf_inputs=False,
+            audio_inputs=False,
+            text_outputs=True,
+            reasoning_output=True,
+            tool_calling=True,
+            tool_choice=True,
+            tool_call_streaming=True,
+            structured_output=True,
+        )
+
+    # --- connection ----------------------------------------------------------------------
+
+    @property
+    def resolved_base_url(self) -> str:
+        """The base URL requests go to (``base_url`` if set, else the region's)."""
+        return self.base_url or REGION_BASE_URLS[self.region]
+
+    def _endpoint(self) -> _transport.Endpoint:
+        if self.api_key is None or not self.api_key.get_secret_value():
+            raise QwenVLInputError(
+                "api_key: no DashScope API key — pass api_key=... or set DASHSCOPE_API_KEY "
+                "(or run offline against langchain_qwen_vl.emulator.run_emulator())."
+            )
+        headers = {
+            "Authorization": f"Bearer {self.api_key.get_secret_value()}",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "User-Agent": _USER_AGENT,
+        }
+        if self.default_headers:
+            headers |= self.default_headers
+        base = self.resolved_base_url
+        return _transport.Endpoint(url=completions_url(base), headers=headers, base_url=base)
+
+    def _policy(self) -> _transport.RetryPolicy:
+        return _transport.RetryPolicy(max_retries=self.max_retries)
+
+    def _httpx_timeout(self) -> httpx.Timeout:
+        connect = min(self.timeout, 10.0) if self.timeout is not None else 10.0
+        return httpx.Timeout(self.timeout, connect=connect)
+
+    def _sync_client(self) -> httpx.Client:
+        if self.http_client is not None:
+            return self.http_client
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=self._httpx_timeout())
+            return self._client
+
+    def _async_client(self) -> httpx.AsyncClient:
+        if self.http_async_client is not None:
+            return self.http_async_client
+        # An AsyncClient's pool belongs to the event loop that opened its connections, so keep
+        # one per loop (pytest-asyncio and asyncio.run() each bring a fresh loop).
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._async_clients.get(loop)
+            if client is None:
+                client = httpx.AsyncClient(timeout=self._httpx_timeout())
+                self._async_clients[loop] = client
+            return client
+
+    def close(self) -> None:
+        """Close the sync client this model created (a user-given client is left open)."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    async def aclose(self) -> None:
+        """Close the async client this model created for the running event loop."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._async_clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
+    # --- request building (pure) ----------------------------------------------------------
+
+    def _call_params(self, stop: list[str] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The effective parameters of one call: fields overridden by validated kwargs."""
+        params: dict[str, Any] = {name: getattr(self, name) for name in _PER_CALL_FIELDS}
+        body_kwargs: dict[str, Any] = {}
+        for key, value in kwargs.items():
+            if key in _IGNORED_KWARGS:
+                continue
+            if key in _PER_CALL_FIELDS:
+                params[key] = _validate_override(key, value)
+            elif key in _BODY_KWARGS:
+                body_kwargs[key] = value
+            else:
+                raise QwenVLInputError(
+                    f"{key}={_short(value)}: not a parameter of ChatQwenVL — use one of "
+                    f"{', '.join(_PER_CALL_FIELDS + _BODY_KWARGS)}, or pass extra_body={{...}} "
+                    "for a raw request key."
+                )
+        if stop is not None:
+            params["stop"] = stop
+        params["_body"] = body_kwargs
+        return params
+
+    def _media_options(self, params: Mapping[str, Any]) -> MediaOptions:
+        return MediaOptions(
+            max_pixels=params["max_pixels"],
+            min_pixels=params["min_pixels"],
+            vl_high_resolution_images=bool(params["vl_high_resolution_images"]),
+        )
+
+    def _build_payload(
+        self,
+        messages: Sequence[BaseMessage],
+        stop: list[str] | None = None,
+        *,
+        stream: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """The JSON body for ``messages`` (pure: validates and prepares images, no I/O)."""
+        params = self._call_params(stop, kwargs)
+        options = self._media_options(params)
+        if self.wire_format == "images_prompt":
+            return self._images_prompt_payload(messages, params, options)
+        payload: dict[str, Any] = {
+            "model": params["model"],
+            "messages": chat_completions.messages_to_wire(messages, options=options),
+        }
+        payload |= {k: params[k] for k in _SAMPLING_FIELDS if params[k] is not None}
+        if params["stop"]:
+            payload["stop"] = params["stop"]
+        payload |= params["_body"]
+        if stream:
+            payload["stream"] = True
+            if params["stream_usage"]:
+                payload["stream_options"] = {"include_usage": True}
+        if params["extra_body"]:
+            payload |= params["extra_body"]
+        if "tool_choice" in payload:
+            payload["tool_choice"] = _tool_binding.resolve_tool_choice(
+                payload["tool_choice"], payload.get("tools") or []
+            )
+        _tool_binding.check_request_against_thinking(payload)
+        return payload
+
+    def _images_prompt_payload(
+        self, messages: Sequence[BaseMessage], params: Mapping[str, Any], options: MediaOptions
+    ) -> dict[str, Any]:
+        refused = {
+            "stop": params["stop"],
+            "seed": params["seed"],
+            "top_k": params["top_k"],
+            "presence_penalty": params["presence_penalty"],
+            "min_pixels": params["min_pixels"],
+            **params["_body"],
+        }
+        for field, value in refused.items():
+            if value is not None and value != [] and value is not False:
+                raise QwenVLUnsupportedFeatureError(
+                    f"{field}={_short(value)}: the images_prompt wire format does not document "
+                    f"this field, so it is never sent — use wire_format='chat_completions' for "
+                    f"{field}."
+                )
+        body = images_prompt.build_request(
+            messages, model=params["model"], options=options, params=params
+        )
+        if params["extra_body"]:
+            body |= params["extra_body"]
+        return body
+
+    def _encode(self, payload: Mapping[str, Any]) -> bytes:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+    # --- generation -------------------------------------------------------------------
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        body = self._encode(self._build_payload(messages, stop, **kwargs))
+        response = _transport.post_json(self._sync_client(), self._endpoint(), body, self._policy())
+        return chat_completions.result_from_response(response)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        body = self._encode(self._build_payload(messages, stop, **kwargs))
+        response = await _transport.apost_json(
+            self._async_client(), self._endpoint(), body, self._policy()
+        )
+        return chat_completions.result_from_response(response)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        if self.wire_format == "images_prompt":
+            # §1a has no streaming flag: make one request and hand its answer over as one chunk.
+            yield _as_single_chunk(self._generate(messages, stop, **kwargs))
+            return
+        body = self._encode(self._build_payload(messages, stop, stream=True, **kwargs))
+        assembler = StreamAssembler(output_version=self.output_version)
+        events = _transport.stream_events(
+            self._sync_client(), self._endpoint(), body, self._policy()
+        )
+        for payload in events:
+            chunk = assembler.feed(payload)
+            if chunk is not None:
+                yield chunk
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        if self.wire_format == "images_prompt":
+            yield _as_single_chunk(await self._agenerate(messages, stop, **kwargs))
+            return
+        body = self._encode(self._build_payload(messages, stop, stream=True, **kwargs))
+        assembler = StreamAssembler(output_version=self.output_version)
+        events = _transport.astream_events(
+            self._async_client(), self._endpoint(), body, self._policy()
+        )
+        async for payload in events:
+            chunk = assembler.feed(payload)
+            if chunk is not None:
+                yield chunk
+
+    # --- tools and structured output ----------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
+        strict: bool | None = None,
+        response_format: Any = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (pydantic models, functions, ``BaseTool`` or OpenAI dicts) to the model.
+
+        ``tool_choice``: ``"auto"``, ``"none"``, a tool name, a dict naming a function, or
+        ``"any"``/``"required"``/``True`` — DashScope has no "required" mode, so these force the
+        tool when exactly one is bound; with several, the call raises a clear error before any
+        request is sent. Forcing a tool while
+        thinking is refused by the service, so it is refused here before sending.
+        ``parallel_tool_calls`` is sent as given (the service default is False).
+        ``response_format`` (a schema or a response_format dict, as ``create_agent`` passes
+        it) is bound too. The instance is never mutated.
+
+        Example:
+            >>> def add(a: int, b: int) -> int:
+            ...     \"\"\"Add two integers.\"\"\"
+            ...     return a + b
+            >>> llm = ChatQwenVL(api_key="sk-test").bind_tools([add], tool_choice="add")
+        """
+        if self.wire_format == "images_prompt":
+            raise QwenVLUnsupportedFeatureError(
+                "tools: the images_prompt wire format has no tools — create the model with "
+                "wire_format='chat_completions' to call tools."
+            )
+        formatted = _tool_binding.format_tools(tools, strict=strict)
+        bind_kwargs: dict[str, Any] = {"tools": formatted}
+        choice = _tool_binding.resolve_tool_choice(tool_choice, formatted, defer_required=True)
+        if choice is not None:
+            bind_kwargs["tool_choice"] = choice
+            thinking = kwargs.get("enable_thinking", self.enable_thinking)
+            _tool_binding.check_request_against_thinking(
+                {"enable_thinking": thinking, "tool_choice": choice}
+            )
+        if parallel_tool_calls is not None:
+            bind_kwargs["parallel_tool_calls"] = parallel_tool_calls
+        if response_format is not None:
+            bind_kwargs["response_format"] = _tool_binding.response_format_for(
+                response_format, strict=strict
+            )
+        return super().bind(**bind_kwargs, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: _tool_binding.StructuredOutputMethod = "json_schema",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """Return a runnable whose output follows ``schema`` (pydantic v2, TypedDict, JSON Schema).
+
+        Methods: ``"json_schema"`` (default; ``response_format: json_schema``, works with
+        thinking on), ``"function_calling"`` (forces the schema as a tool; refused while
+        thinking) and ``"json_mode"`` (``json_object``; refused while thinking, and the
+        messages must mention "json"). Thinking is never switched off behind your back: the
+        refused combinations raise a clear error instead. Output that does not validate raises
+        ``OutputParserException`` with the raw text in ``llm_output`` (or, with
+        ``include_raw=True``, comes back as ``{"raw", "parsed": None, "parsing_error"}``).
+        """
+        if kwargs:
+            raise QwenVLInputError(
+                f"with_structured_output: unexpected arguments {sorted(kwargs)} — use schema, "
+                "method, include_raw, strict."
+            )
+        if self.wire_format == "images_prompt":
+            raise QwenVLUnsupportedFeatureError(
+                "with_structured_output: the images_prompt wire format has no response_format "
+                "or tools — use wire_format='chat_completions'."
+            )
+        return _tool_binding.structured_output_runnable(
+            self,
+            schema,
+            method=method,
+            include_raw=include_raw,
+            strict=strict,
+            thinking=bool(self.enable_thinking),
+        )
+
+    # --- token estimates -------------------------------------------------------------
+
+    def get_num_tokens(self, text: str) -> int:
+        """Rough text token estimate (no tokenizer ships offline): ~4 UTF-8 bytes a token."""
+        return (len(text.encode()) + 3) // 4
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """Estimate input tokens: images by the service's formula (spec §4), text roughly.
+
+        Remote image URLs are not downloaded; they count as the cap's maximum (an upper bound).
+        """
+        options = self._media_options(self._call_params(None, {}))
+        total = 0
+        for index, message in enumerate(messages):
+            total += 4  # role and separators
+            for part in content_parts(message.content, where=f"messages[{index}]", options=options):
+                if isinstance(part, chat_completions.TextPart):
+                    total += self.get_num_tokens(part.text)
+                elif isinstance(part, chat_completions.ImagePart):
+                    total += _prepared_image_tokens(part, options)
+        if tools:
+            total += self.get_num_tokens(json.dumps([_tool_repr(t) for t in tools]))
+        return total
+
+
+def _prepared_image_tokens(part: chat_completions.ImagePart, options: MediaOptions) -> int:
+    cap = media.effective_max_pixels(part.max_pixels, options.vl_high_resolution_images)
+    floor = part.min_pixels or media.MIN_PIXELS
+    image = part.image
+    if image.width is None or image.height is None:
+        return media.image_tokens_for_size(
+            int(cap**0.5), int(cap**0.5), max_pixels=cap, min_pixels=floor
+        )
+    return media.image_tokens_for_size(image.height, image.width, max_pixels=cap, min_pixels=floor)
+
+
+def _tool_repr(tool: Any) -> Any:
+    return tool if isinstance(tool, (dict, str)) else getattr(tool, "name", repr(tool))
+
+
+def _as_single_chunk(result: ChatResult) -> ChatGenerationChunk:
+    message = result.generations[0].message
+    assert isinstance(message, AIMessage)
+    chunk = AIMessageChunk(
+        content=message.content,
+        additional_kwargs=message.additional_kwargs,
+        response_metadata=message.response_metadata,
+        usage_metadata=message.usage_metadata,
+        id=message.id,
+    )
+    return ChatGenerationChunk(message=chunk, generation_info=result.generations[0].generation_info)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@cache
+def _override_adapter(name: str) -> TypeAdapter[Any]:
+    field = ChatQwenVL.model_fields[name]
+    if not field.metadata:
+        return TypeAdapter(field.annotation)
+    return TypeAdapter(Annotated[(field.annotation, *field.metadata)])  # type: ignore[valid-type]
+
+
+def _validate_override(name: str, value: Any) -> Any:
+    """Validate a per-call override with the same constraints as the field itself."""
+    try:
+        return _override_adapter(name).validate_python(value)
+    except ValueError as error:
+        raise QwenVLInputError(
+            f"{name}={_short(value)}: invalid per-call value — {error}".replace("\n", " ")
+        ) from error

@@ -1,0 +1,331 @@
+"""The HTTP side of the emulator: routes, auth, faults, media I/O, JSON and SSE responses.
+
+A Starlette app, served by uvicorn on loopback only. Handlers are async and every blocking
+step (reading mapped files, Pillow decoding) runs in a worker thread, so many requests can be
+in flight at once (``slow:<ms>`` faults sleep with ``asyncio.sleep``). Nothing here logs
+headers; the ``Authorization`` header is read once, to check it, and never stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from langchain_qwen_vl.emulator._answers import (
+    ImageFacts,
+    VideoFacts,
+    build_answer,
+    image_facts,
+    nominal_video_frames,
+    video_facts,
+)
+from langchain_qwen_vl.emulator._errors import (
+    ServiceError,
+    internal_error,
+    invalid_parameter,
+    new_request_id,
+    rate_limited,
+    unauthorized,
+)
+from langchain_qwen_vl.emulator._faults import (
+    FAULT_HEADER,
+    TOOL_STREAM_HEADER,
+    FaultPlan,
+    plan_faults,
+    split_faults,
+)
+from langchain_qwen_vl.emulator._images import ColourShare, decode_image, fetch_media_bytes
+from langchain_qwen_vl.emulator._responses import (
+    DONE_EVENT,
+    completion_body,
+    dumps,
+    sse_event,
+    stream_chunks,
+)
+from langchain_qwen_vl.emulator._validation import (
+    ChatRequest,
+    ImageRef,
+    VideoRef,
+    parse_request,
+)
+
+_RAW_SEND_KEY = "langchain_qwen_vl.emulator.raw_send"
+
+
+@dataclass
+class EmulatorState:
+    """Configuration and the record of traffic, shared between the server and its handle."""
+
+    url_map: Mapping[str, Path] = field(default_factory=dict)
+    latency_ms: int = 0
+    remote_image_size: tuple[int, int] = (1024, 768)  # (width, height)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    faults: deque[str] = field(default_factory=deque)
+    request_count: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def receive(self, body: Any) -> str | None:
+        """Record one chat request; return the queued fault it consumes, if any."""
+        with self.lock:
+            self.request_count += 1
+            if isinstance(body, dict):
+                self.requests.append(body)
+            return self.faults.popleft() if self.faults else None
+
+
+# --- responses -------------------------------------------------------------------------------
+
+
+def _json_response(
+    payload: Any, status: int, request_id: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        dumps(payload),
+        status_code=status,
+        media_type="application/json",
+        headers={"x-request-id": request_id, **(headers or {})},
+    )
+
+
+def _error_response(
+    error: ServiceError, request_id: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    return _json_response(error.body(request_id), error.status, request_id, headers)
+
+
+class _ResetResponse(Response):
+    """Not a response: reset the TCP connection so the client sees no status line at all."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=500)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_send = scope.get(_RAW_SEND_KEY)
+        # uvicorn hands each request a bound method of its request/response cycle, which
+        # holds the connection's transport: aborting it with SO_LINGER 0 sends a TCP RST.
+        transport = getattr(getattr(raw_send, "__self__", None), "transport", None)
+        if transport is None or not hasattr(transport, "abort"):
+            # Another server: start a response and break it, the closest thing we can do.
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            raise ConnectionResetError("emulated connection reset")
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+        for _ in range(3):  # let the server notice the disconnect before we return
+            await asyncio.sleep(0)
+
+
+class _RawSendMiddleware:
+    """Keep the server's own ``send`` in the scope (Starlette wraps it) for ``_ResetResponse``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[_RAW_SEND_KEY] = send
+        await self.app(scope, receive, send)
+
+
+# --- media ------------------------------------------------------------------------------------
+
+
+async def _measure_image(ref: ImageRef, chat: ChatRequest, state: EmulatorState) -> ImageFacts:
+    fetched = await fetch_media_bytes(ref.url, url_map=state.url_map)
+    if fetched.data is None:
+        width, height = state.remote_image_size
+        colours: tuple[ColourShare, ...] = ()
+    else:
+        decoded = await run_in_threadpool(decode_image, fetched.data)
+        width, height, colours = decoded.width, decoded.height, decoded.colours
+    return image_facts(
+        width,
+        height,
+        max_pixels=ref.max_pixels,
+        min_pixels=ref.min_pixels,
+        vl_high_resolution_images=chat.vl_high_resolution_images,
+        colours=colours,
+        fetched=fetched.data is not None,
+        url=ref.url,
+    )
+
+
+async def _frame_size(url: str, state: EmulatorState) -> tuple[int, int] | None:
+    fetched = await fetch_media_bytes(url, url_map=state.url_map)
+    if fetched.data is None:
+        return None
+    decoded = await run_in_threadpool(decode_image, fetched.data, with_colours=False)
+    return decoded.width, decoded.height
+
+
+async def _measure_video(video: VideoRef, state: EmulatorState) -> VideoFacts:
+    width, height = state.remote_image_size
+    if video.frames is not None:
+        sizes = await _gather_in_order([_frame_size(url, state) for url in video.frames])
+        known = [size for size in sizes if size is not None]
+        if known:
+            width, height = known[0]
+        return video_facts(len(video.frames), width, height, nominal=not known)
+    url = video.url or ""
+    if url.startswith("file:"):
+        raise invalid_parameter(
+            "The provided URL does not appear to be valid: file:// URLs are not accepted over "
+            "HTTP; send local files as base64 data URIs."
+        )
+    if url.startswith("data:"):
+        from langchain_qwen_vl import media
+
+        try:
+            media.decode_data_uri(url)
+        except ValueError as exc:
+            raise invalid_parameter(
+                "The video data-uri is malformed and cannot be decoded"
+            ) from exc
+    # Video files are never decoded: the emulator assumes a nominal length and frame size.
+    return video_facts(nominal_video_frames(video.fps), width, height, nominal=True, url=url)
+
+
+async def _gather_in_order(jobs: Sequence[Any]) -> list[Any]:
+    # Run concurrently, but report the error of the first failing item in request order so
+    # that the same request always gets the same error.
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)
+
+
+# --- the chat route ---------------------------------------------------------------------------
+
+
+def _check_auth(request: Request) -> None:
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key.startswith("sk-") or "bad" in key:
+        raise unauthorized()
+
+
+def _faults_for(request: Request, queued: str | None) -> FaultPlan:
+    tokens = split_faults(queued or "") + split_faults(request.headers.get(FAULT_HEADER, ""))
+    if request.headers.get(TOOL_STREAM_HEADER, "").strip().lower() == "repeat-id":
+        tokens.append("repeat-id")
+    return plan_faults(tokens)
+
+
+def _emulator_misuse(message: str, request_id: str) -> Response:
+    error = ServiceError(f"[emulator] {message}", code="emulator_bad_fault", param=FAULT_HEADER)
+    return _error_response(error, request_id)
+
+
+async def _stream(chunks: list[dict[str, Any]], *, truncate: bool) -> AsyncIterator[bytes]:
+    if truncate:
+        chunks = chunks[: max(1, len(chunks) // 2)]
+    for chunk in chunks:
+        yield sse_event(dumps(chunk))
+        await asyncio.sleep(0)
+    if not truncate:
+        yield DONE_EVENT
+
+
+async def chat_completions(request: Request) -> Response:
+    """``POST /chat/completions``: both request shapes, faults, then the emulated answer."""
+    state: EmulatorState = request.app.state.emulator
+    request_id = new_request_id()
+    raw = await request.body()
+    try:
+        body: Any = json.loads(raw)
+    except ValueError:
+        body = None
+    queued = state.receive(body)
+    try:
+        faults = _faults_for(request, queued)
+    except ValueError as exc:
+        return _emulator_misuse(str(exc), request_id)
+    delay_ms = state.latency_ms + faults.slow_ms
+    if delay_ms:
+        await asyncio.sleep(delay_ms / 1000)
+    if faults.reset:
+        return _ResetResponse()
+    if faults.status == 429:
+        retry = {"Retry-After": faults.retry_after} if faults.retry_after is not None else {}
+        return _error_response(rate_limited(), request_id, retry)
+    if faults.status == 500:
+        return _error_response(internal_error(), request_id)
+    try:
+        _check_auth(request)
+        if body is None:
+            raise invalid_parameter("The request body is not valid JSON")
+        chat = parse_request(body)
+        images = await _gather_in_order([_measure_image(r, chat, state) for r in chat.images])
+        videos = await _gather_in_order([_measure_video(v, state) for v in chat.videos])
+    except ServiceError as error:
+        return _error_response(error, request_id)
+    answer = build_answer(chat, images, videos)
+    completion_id, created = f"chatcmpl-{request_id}", int(time.time())
+    if chat.stream:
+        chunks = stream_chunks(
+            answer,
+            completion_id=completion_id,
+            created=created,
+            model=chat.model,
+            include_usage=chat.include_usage,
+            repeat_ids=faults.repeat_id,
+        )
+        return StreamingResponse(
+            _stream(chunks, truncate=faults.truncate),
+            media_type="text/event-stream",
+            headers={"x-request-id": request_id, "cache-control": "no-cache"},
+        )
+    body_out = completion_body(
+        answer, completion_id=completion_id, created=created, model=chat.model
+    )
+    payload = dumps(body_out)
+    if faults.truncate:
+        payload = payload[: len(payload) // 2]
+    return Response(payload, media_type="application/json", headers={"x-request-id": request_id})
+
+
+async def health(request: Request) -> Response:
+    """``GET /health``: liveness, and what the emulator is."""
+    return _json_response({"status": "ok", "emulator": "langchain_qwen_vl"}, 200, new_request_id())
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    error = ServiceError(
+        f"[emulator] no route for {request.method} {request.url.path}; use POST "
+        "/compatible-mode/v1/chat/completions",
+        status=404,
+        code="not_found",
+    )
+    return _error_response(error, new_request_id())
+
+
+def create_app(state: EmulatorState) -> ASGIApp:
+    """The ASGI app of one emulator, bound to its ``state``."""
+    app = Starlette(
+        routes=[
+            Route("/chat/completions", chat_completions, methods=["POST"]),
+            Route("/compatible-mode/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+        ],
+        exception_handlers={404: _not_found},
+    )
+    app.state.emulator = state
+    return _RawSendMiddleware(app)
