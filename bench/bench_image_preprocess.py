@@ -38,7 +38,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from langchain_qwen_vl import media  # noqa: E402
+from langchain_qwen_vl import media
 
 TARGET_RATIO = 0.35
 TARGET_MS = 150.0
@@ -119,7 +119,8 @@ def main() -> int:
         original_uri_bytes = len(data_uri("image/jpeg", original))
 
         prepared = media.prepare_image(path)
-        assert prepared.width is not None and prepared.height is not None
+        assert prepared.width is not None
+        assert prepared.height is not None
         ours_ms = median_ms(lambda: media.prepare_image(path), args.runs)
         grid = (prepared.width, prepared.height)
         naive_uri = naive_prepare(path, grid)

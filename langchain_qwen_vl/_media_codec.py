@@ -43,6 +43,9 @@ _4K_AREA = 3840 * 2160
 RESIZED_JPEG_QUALITY = 85
 PIL_JPEG_QUALITY = 90
 
+# "Few colours" (see encode) by working mode.
+_FEW_COLOURS = {"RGB": 256, "L": 64}
+
 _EXIF_ORIENTATION = 0x0112
 _SWAPS_AXES = frozenset({5, 6, 7, 8})
 
@@ -192,8 +195,10 @@ def _to_working_mode(im: Image.Image) -> Image.Image:
 def encode(im: Image.Image, *, jpeg_quality: int, icc_profile: bytes | None) -> tuple[bytes, str]:
     """Encode for upload; returns (bytes, mime).
 
-    PNG when the image has real transparency (JPEG cannot carry it) or at most 256 colours
-    (diagrams, screenshots, scans: PNG is lossless there and usually smaller than JPEG).
+    PNG when the image has real transparency (JPEG cannot carry it) or few colours (at most
+    256 in colour, 64 grey levels: diagrams, flat screenshots, clean scans; PNG is lossless
+    there and usually smaller than JPEG; any grey image has <= 256 levels, hence the lower
+    bar for a grey photo).
     JPEG otherwise: a photo as PNG is 3-5x larger and would often break the 10 MB limit.
     An alpha channel that is fully opaque is dropped first.
     """
@@ -203,7 +208,7 @@ def encode(im: Image.Image, *, jpeg_quality: int, icc_profile: bytes | None) -> 
         if isinstance(low, (int, float)) and low < 255:
             return _save(im, "PNG", icc_profile=icc_profile), "image/png"
         im = im.convert("RGB" if im.mode == "RGBA" else "L")
-    if im.getcolors(256) is not None:
+    if im.getcolors(_FEW_COLOURS[im.mode]) is not None:
         return _save(im, "PNG", icc_profile=icc_profile), "image/png"
     return _save(im, "JPEG", icc_profile=icc_profile, quality=jpeg_quality), "image/jpeg"
 

@@ -89,9 +89,9 @@ class CachedPage:
 
     text: str
     model: str
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int
+    input_tokens: int | None
+    output_tokens: int | None
+    total_tokens: int | None
     image_width: int
     image_height: int
     image_mime_type: str
@@ -105,9 +105,9 @@ class CachedPage:
         return cls(
             text=str(payload["text"]),
             model=str(payload["model"]),
-            input_tokens=int(payload["input_tokens"]),
-            output_tokens=int(payload["output_tokens"]),
-            total_tokens=int(payload["total_tokens"]),
+            input_tokens=_optional_int(payload.get("input_tokens")),
+            output_tokens=_optional_int(payload.get("output_tokens")),
+            total_tokens=_optional_int(payload.get("total_tokens")),
             image_width=int(payload["image_width"]),
             image_height=int(payload["image_height"]),
             image_mime_type=str(payload["image_mime_type"]),
@@ -115,6 +115,10 @@ class CachedPage:
             finish_reason=payload.get("finish_reason"),
             extra=dict(payload.get("extra") or {}),
         )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 class PageCache:

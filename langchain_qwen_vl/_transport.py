@@ -47,10 +47,10 @@ class RetryPolicy:
 
     def delay(self, attempt: int, error: QwenVLError) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
-        retry_after = getattr(error, "retry_after", None)
+        retry_after: float | None = getattr(error, "retry_after", None)
         if retry_after is not None:
             return min(float(retry_after), self.max_retry_after)
-        backoff = min(self.max_delay, self.initial_delay * (2**attempt))
+        backoff = min(self.max_delay, self.initial_delay * (2.0**attempt))
         return backoff * (0.5 + random.random() / 2)
 
 

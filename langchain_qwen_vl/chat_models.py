@@ -38,7 +38,7 @@ from langchain_qwen_vl._endpoints import (
     normalise_base_url,
 )
 from langchain_qwen_vl._wire import chat_completions, images_prompt
-from langchain_qwen_vl._wire._content import MediaOptions, content_parts
+from langchain_qwen_vl._wire._content import ImagePart, MediaOptions, TextPart, content_parts
 from langchain_qwen_vl._wire.chat_completions import MODEL_PROVIDER, StreamAssembler
 from langchain_qwen_vl.errors import QwenVLInputError, QwenVLUnsupportedFeatureError
 
@@ -614,16 +614,16 @@ class ChatQwenVL(BaseChatModel):
         for index, message in enumerate(messages):
             total += 4  # role and separators
             for part in content_parts(message.content, where=f"messages[{index}]", options=options):
-                if isinstance(part, chat_completions.TextPart):
+                if isinstance(part, TextPart):
                     total += self.get_num_tokens(part.text)
-                elif isinstance(part, chat_completions.ImagePart):
+                elif isinstance(part, ImagePart):
                     total += _prepared_image_tokens(part, options)
         if tools:
             total += self.get_num_tokens(json.dumps([_tool_repr(t) for t in tools]))
         return total
 
 
-def _prepared_image_tokens(part: chat_completions.ImagePart, options: MediaOptions) -> int:
+def _prepared_image_tokens(part: ImagePart, options: MediaOptions) -> int:
     cap = media.effective_max_pixels(part.max_pixels, options.vl_high_resolution_images)
     floor = part.min_pixels or media.MIN_PIXELS
     image = part.image
@@ -659,9 +659,10 @@ def _short(value: Any) -> str:
 @cache
 def _override_adapter(name: str) -> TypeAdapter[Any]:
     field = ChatQwenVL.model_fields[name]
-    if not field.metadata:
-        return TypeAdapter(field.annotation)
-    return TypeAdapter(Annotated[(field.annotation, *field.metadata)])  # type: ignore[valid-type]
+    annotated: Any = field.annotation
+    for constraint in field.metadata:  # nested Annotated flattens into one
+        annotated = Annotated[annotated, constraint]
+    return TypeAdapter(annotated)
 
 
 def _validate_override(name: str, value: Any) -> Any:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.exceptions import (
     ContextOverflowError,
@@ -32,6 +32,9 @@ from langchain_core.exceptions import (
     ModelRefusalError,
     ModelTimeoutError,
 )
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
 
 __all__ = [
     "QwenVLAPIStatusError",
@@ -77,6 +80,8 @@ class QwenVLUnsupportedFeatureError(QwenVLInputError):
 
 
 class QwenVLAPIStatusError(QwenVLError):
+    raw_message: BaseMessage | None
+
     """The service answered with an HTTP error (or an error event inside a stream).
 
     Attributes:

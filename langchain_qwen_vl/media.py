@@ -174,7 +174,7 @@ def image_tokens_for_size(
 
     Example:
         >>> image_tokens_for_size(3024, 4032), image_tokens_for_size(100, 100)
-        (2496, 18)
+        (2496, 11)
     """
     h_bar, w_bar = resized_dimensions(height, width, max_pixels=max_pixels, min_pixels=min_pixels)
     return h_bar * w_bar // (PATCH_SIZE * PATCH_SIZE) + 2

@@ -77,7 +77,9 @@ class Page:
             self.text(line, size=size)
         self.y += self.px(6)
 
-    def table(self, header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float]) -> None:
+    def table(
+        self, header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float]
+    ) -> None:
         x0, row_h = 60.0, 20.0
         face, bold = font("regular", self.px(10)), font("bold", self.px(10))
         total = sum(widths)
@@ -85,7 +87,8 @@ class Page:
             top = self.y
             if r == 0:
                 self.draw.rectangle(
-                    (self.px(x0), top, self.px(x0 + total), top + self.px(row_h)), fill=(225, 225, 225)
+                    (self.px(x0), top, self.px(x0 + total), top + self.px(row_h)),
+                    fill=(225, 225, 225),
                 )
             x = x0
             for cell, width in zip(row, widths, strict=True):
@@ -95,7 +98,10 @@ class Page:
                     width=max(1, self.px(0.8)),
                 )
                 self.draw.text(
-                    (self.px(x + 4), top + self.px(5)), cell, fill=(20, 20, 20), font=bold if r == 0 else face
+                    (self.px(x + 4), top + self.px(5)),
+                    cell,
+                    fill=(20, 20, 20),
+                    font=bold if r == 0 else face,
                 )
                 x += width
             self.y = top + self.px(row_h)
@@ -114,14 +120,25 @@ def stamp(dpi: int) -> Image.Image:
     layer = Image.new("RGBA", (w, h), (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     red = (196, 30, 36, 225)
-    draw.rounded_rectangle((2, 2, w - 3, h - 3), radius=round(8 * scale), outline=red, width=round(3 * scale))
+    draw.rounded_rectangle(
+        (2, 2, w - 3, h - 3), radius=round(8 * scale), outline=red, width=round(3 * scale)
+    )
     inset = round(6 * scale)
     draw.rounded_rectangle(
-        (inset, inset, w - inset, h - inset), radius=round(6 * scale), outline=red, width=round(1 * scale)
+        (inset, inset, w - inset, h - inset),
+        radius=round(6 * scale),
+        outline=red,
+        width=round(1 * scale),
     )
-    draw.text((w / 2, h * 0.38), "APPROVED", fill=red, font=font("bold", round(24 * scale)), anchor="mm")
     draw.text(
-        (w / 2, h * 0.72), "QA DEPT · 2025-10-14", fill=red, font=font("bold", round(10 * scale)), anchor="mm"
+        (w / 2, h * 0.38), "APPROVED", fill=red, font=font("bold", round(24 * scale)), anchor="mm"
+    )
+    draw.text(
+        (w / 2, h * 0.72),
+        "QA DEPT · 2025-10-14",
+        fill=red,
+        font=font("bold", round(10 * scale)),
+        anchor="mm",
     )
     return layer.rotate(-9, resample=Image.Resampling.BICUBIC, expand=True)
 
@@ -206,7 +223,9 @@ def findings_page(dpi: int) -> Page:
     page.y += page.px(40)
     page.text("Inspector: Dana Whitfield, P.E.            Date: 14 October 2025")
     page.draw.line(
-        (page.px(60), page.y + page.px(18), page.px(250), page.y + page.px(18)), fill=(30, 30, 60), width=page.px(1.2)
+        (page.px(60), page.y + page.px(18), page.px(250), page.y + page.px(18)),
+        fill=(30, 30, 60),
+        width=page.px(1.2),
     )
     mark = stamp(dpi)
     page.image.paste(mark, (page.px(330), page.y - page.px(30)), mark)
@@ -245,7 +264,9 @@ def scan_effect(image: Image.Image, seed: int) -> Image.Image:
     paper = Image.new("RGB", image.size, (246, 244, 238))
     toned = Image.blend(skewed, paper, 0.04)
     noise = Image.effect_noise((image.width // 2, image.height // 2), 10).resize(image.size)
-    noisy = Image.composite(toned, Image.merge("RGB", (noise, noise, noise)), Image.new("L", image.size, 242))
+    noisy = Image.composite(
+        toned, Image.merge("RGB", (noise, noise, noise)), Image.new("L", image.size, 242)
+    )
     return noisy.filter(ImageFilter.GaussianBlur(0.5))
 
 
@@ -261,7 +282,9 @@ def render_pages(count: int, *, dpi: int = DEFAULT_DPI) -> list[Image.Image]:
     return pages
 
 
-def write_scanned_pdf(path: Path, count: int = 4, *, dpi: int = DEFAULT_DPI, quality: int = DEFAULT_QUALITY) -> Path:
+def write_scanned_pdf(
+    path: Path, count: int = 4, *, dpi: int = DEFAULT_DPI, quality: int = DEFAULT_QUALITY
+) -> Path:
     """Write an image-only PDF of ``count`` scanned pages (one embedded JPEG per page)."""
     pages = render_pages(count, dpi=dpi)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -286,7 +309,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quality", type=int, default=DEFAULT_QUALITY)
     args = parser.parse_args(argv)
     out = write_scanned_pdf(args.out, args.pages, dpi=args.dpi, quality=args.quality)
-    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB, {args.pages} pages at {args.dpi} DPI)")
+    print(
+        f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB, {args.pages} pages at {args.dpi} DPI)"
+    )
 
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ def messages_to_wire(
     """
     wire: list[dict[str, Any]] = []
     all_parts: list[list[Part]] = []
-    pending_tool_images: list[tuple[str, list[Part]]] = []
+    pending_tool_images: list[tuple[str, list[Part]]] = []  # (tool_call_id, its images)
 
     def flush_tool_images() -> None:
         if not pending_tool_images:
@@ -150,7 +150,7 @@ def messages_to_wire(
                 entry["tool_calls"] = _tool_calls_to_wire(message)
             wire.append(entry)
         elif isinstance(message, ToolMessage):
-            media_parts = [p for p in parts if not isinstance(p, TextPart)]
+            media_parts: list[Part] = [p for p in parts if not isinstance(p, TextPart)]
             if media_parts:
                 pending_tool_images.append((message.tool_call_id, media_parts))
             wire.append(
@@ -199,11 +199,12 @@ def usage_metadata_from_usage(usage: Mapping[str, Any]) -> UsageMetadata:
     """
     input_tokens = int(usage.get("prompt_tokens") or 0)
     output_tokens = int(usage.get("completion_tokens") or 0)
-    metadata = UsageMetadata(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        total_tokens=int(usage.get("total_tokens") or input_tokens + output_tokens),
-    )
+    # mypy does not see langchain-core's NotRequired detail keys here.
+    metadata: UsageMetadata = {  # type: ignore[typeddict-item]
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": int(usage.get("total_tokens") or input_tokens + output_tokens),
+    }
     prompt_details = usage.get("prompt_tokens_details") or {}
     input_details: dict[str, int] = {}
     if prompt_details.get("cached_tokens") is not None:

@@ -1,0 +1,564 @@
+"""The async page pipeline behind the scan loader, and the bridge that drives it from sync code.
+
+Per page: cache lookup -> render (the one PDFium thread) -> encode (a worker thread) -> token
+budget and rate limiter -> ``llm.ainvoke`` -> cache write. Pages enter the pipeline in order
+and each takes one of ``max_concurrency`` slots *before it is rendered*; the slot is given back
+only when the page's Document has been handed to the caller. So at most ``max_concurrency``
+pages exist at any time (rendered, in flight, or finished but waiting for an earlier page):
+memory is bounded and rendering never runs further ahead of the API than the window, while
+Documents still come out in page order.
+
+Sync callers get the same pipeline through :func:`iterate_in_background_loop`: an event loop
+in a private thread runs it, and each Document crosses over through a queue with a hand-back
+credit, so a slow consumer pauses the pipeline instead of letting results pile up. This works
+from plain scripts, from threads without an event loop, and from code already inside a running
+loop (Jupyter), because the caller's loop is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import queue
+import re
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from langchain_core.documents import Blob, Document
+from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.rate_limiters import BaseRateLimiter
+from langchain_core.runnables import Runnable
+
+from langchain_qwen_vl._scan_cache import CachedPage, PageCache, file_sha256, page_cache_key
+from langchain_qwen_vl._scan_encode import EncodedPage, encode_page
+from langchain_qwen_vl._scan_pacing import TokenBudget
+from langchain_qwen_vl._scan_render import (
+    QwenVLScanInputError,
+    RenderSettings,
+    ScanSource,
+    open_source,
+    pdfium_executor,
+)
+from langchain_qwen_vl.errors import QwenVLError
+from langchain_qwen_vl.media import image_tokens_for_size
+
+__all__ = [
+    "PipelineConfig",
+    "QwenVLScanError",
+    "ScanFailure",
+    "ScanRunStats",
+    "blob_name",
+    "iterate_in_background_loop",
+    "run_pipeline",
+]
+
+logger = logging.getLogger("langchain_qwen_vl.document_loaders")
+T = TypeVar("T")
+_FENCE = re.compile(r"\A\s*```[A-Za-z]*[ \t]*\n(?P<body>.*?)\n?```\s*\Z", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanFailure:
+    """One file or page that produced no text: where, and the exception."""
+
+    source: str
+    page: int | None
+    error: BaseException
+
+    def __str__(self) -> str:
+        return str(self.error)
+
+
+class QwenVLScanError(QwenVLError):
+    """Raised at the end of a run with ``on_error="raise"`` when files or pages failed.
+
+    Every other page was still processed (and cached); ``failures`` lists what failed.
+    """
+
+    def __init__(self, failures: list[ScanFailure]) -> None:
+        lines = "\n".join(f"  - {failure}" for failure in failures[:20])
+        more = f"\n  … and {len(failures) - 20} more" if len(failures) > 20 else ""
+        super().__init__(f"{len(failures)} scanned page(s) or file(s) failed:\n{lines}{more}")
+        self.failures = failures
+
+
+@dataclass(slots=True)
+class ScanRunStats:
+    """Live counters of one run; CPU times are per stage, ``request_wall_s`` is API wait."""
+
+    pages_total: int = 0
+    pages_done: int = 0
+    pages_cached: int = 0
+    pages_failed: int = 0
+    files: int = 0
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    bytes_sent: int = 0
+    render_cpu_s: float = 0.0
+    encode_cpu_s: float = 0.0
+    request_wall_s: float = 0.0
+    budget_wait_s: float = 0.0
+    process_cpu_s: float = 0.0
+    wall_s: float = 0.0
+    how: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """Everything the pipeline needs, resolved once per run by the parser."""
+
+    llm: Runnable[Any, BaseMessage]
+    model: str
+    prompt: str
+    output: str
+    settings: RenderSettings
+    max_tokens: int
+    image_block_extra: Mapping[str, Any]
+    max_concurrency: int
+    cache: PageCache | None
+    cache_request_fields: Mapping[str, Any]
+    rate_limiter: BaseRateLimiter | None
+    max_tokens_per_minute: int | None
+    on_error: Literal["include", "raise"]
+    mode: Literal["page", "single"]
+    page_separator: str
+    show_progress: bool
+    reopen_every: int
+    prompt_tokens: int
+
+
+@dataclass(slots=True)
+class _FileContext:
+    number: int
+    name: str
+    total_pages: int
+    file_hash: str | None
+
+
+@dataclass(slots=True)
+class _PageResult:
+    file: _FileContext
+    page: int | None
+    document: Document | None = None
+    failure: ScanFailure | None = None
+    tokens: int = 0
+
+
+def blob_name(blob: Blob, number: int) -> str:
+    """The ``source`` of a blob: its metadata source, its path, or ``blob-<n>``."""
+    source = blob.source
+    return str(source) if source else f"blob-{number}"
+
+
+def _strip_fence(text: str) -> str:
+    """Models sometimes wrap the whole transcription in a code fence; drop that one fence."""
+    match = _FENCE.match(text)
+    return (match.group("body") if match else text).strip()
+
+
+def _hash_blob(blob: Blob) -> str:
+    if blob.data is not None:
+        data = blob.data.encode(blob.encoding) if isinstance(blob.data, str) else blob.data
+        return file_sha256(data=data)
+    return file_sha256(blob.path)  # type: ignore[arg-type]
+
+
+def _open_blob(blob: Blob, name: str, config: PipelineConfig) -> ScanSource:
+    data = blob.data.encode(blob.encoding) if isinstance(blob.data, str) else blob.data
+    path = None if data is not None else blob.path
+    return open_source(
+        name,
+        path=path,
+        data=data,
+        password=config.settings.pdf_password,
+        reopen_every=config.reopen_every,
+    )
+
+
+def _metadata(file: _FileContext, page: int, entry: CachedPage, output: str, cached: bool) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "source": file.name,
+        "page": page,
+        "total_pages": file.total_pages,
+        "model": entry.model,
+        "output": output,
+        "image_width": entry.image_width,
+        "image_height": entry.image_height,
+        "image_mime_type": entry.image_mime_type,
+        "cached": cached,
+    }
+    if entry.dpi is not None:
+        meta["dpi"] = entry.dpi
+    for key in ("input_tokens", "output_tokens", "total_tokens"):
+        value = getattr(entry, key)
+        if value is not None:
+            meta[key] = value
+    if entry.finish_reason == "length":
+        meta["truncated"] = True
+    return meta
+
+
+def _error_document(failure: ScanFailure, total_pages: int) -> Document:
+    meta: dict[str, Any] = {"source": failure.source, "total_pages": total_pages}
+    if failure.page is not None:
+        meta["page"] = failure.page
+    meta["error"] = str(failure.error)
+    meta["error_type"] = type(failure.error).__name__
+    return Document(page_content="", metadata=meta)
+
+
+class _Progress:
+    """A tqdm bar (pages done / total, tokens so far), or nothing."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=0, unit="page", desc="scans", dynamic_ncols=True)
+
+    def add_total(self, pages: int) -> None:
+        if self._bar is not None:
+            self._bar.total += pages
+            self._bar.refresh()
+
+    def advance(self, stats: ScanRunStats) -> None:
+        if self._bar is not None:
+            tokens = stats.input_tokens + stats.output_tokens
+            self._bar.set_postfix_str(f"{tokens:,} tokens", refresh=False)
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+async def _transcribe(
+    encoded: EncodedPage, config: PipelineConfig, budget: TokenBudget | None, stats: ScanRunStats
+) -> CachedPage:
+    estimate = image_tokens_for_size(
+        encoded.height,
+        encoded.width,
+        max_pixels=config.settings.max_pixels,
+        min_pixels=config.settings.min_pixels,
+    )
+    reservation = await budget.acquire(estimate + config.prompt_tokens + config.max_tokens) if budget else None
+    if config.rate_limiter is not None:
+        await config.rate_limiter.aacquire()
+    image: dict[str, Any] = {"type": "image", "base64": encoded.base64, "mime_type": encoded.mime_type}
+    image.update(config.image_block_extra)
+    message = HumanMessage(content=[{"type": "text", "text": config.prompt}, image])
+    started = time.perf_counter()
+    stats.requests += 1
+    stats.bytes_sent += len(encoded.base64)
+    try:
+        answer = await config.llm.ainvoke([message])
+    finally:
+        stats.request_wall_s += time.perf_counter() - started
+    usage = getattr(answer, "usage_metadata", None) or {}
+    if budget is not None and reservation is not None:
+        budget.settle(reservation, usage.get("total_tokens"))
+    response_metadata = getattr(answer, "response_metadata", None) or {}
+    finish_reason = response_metadata.get("finish_reason")
+    return CachedPage(
+        text=_strip_fence(answer.text),
+        model=str(response_metadata.get("model_name") or config.model),
+        input_tokens=usage.get("input_tokens"),
+        output_tokens=usage.get("output_tokens"),
+        total_tokens=usage.get("total_tokens"),
+        image_width=encoded.width,
+        image_height=encoded.height,
+        image_mime_type=encoded.mime_type,
+        dpi=encoded.dpi,
+        finish_reason=str(finish_reason) if finish_reason else None,
+    )
+
+
+async def _process_page(
+    raw_loader: Callable[[], Any],
+    file: _FileContext,
+    page: int,
+    key: str | None,
+    config: PipelineConfig,
+    budget: TokenBudget | None,
+    stats: ScanRunStats,
+) -> _PageResult:
+    loop = asyncio.get_running_loop()
+    try:
+        raw = await loop.run_in_executor(pdfium_executor(), raw_loader)
+        stats.render_cpu_s += raw.render_cpu_s
+        encoded = await asyncio.to_thread(encode_page, raw, config.settings, name=file.name)
+        del raw
+        stats.encode_cpu_s += encoded.encode_cpu_s
+        stats.how[encoded.how] = stats.how.get(encoded.how, 0) + 1
+        entry = await _transcribe(encoded, config, budget, stats)
+    except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # one page failing must not stop the others
+        return _PageResult(file, page, failure=ScanFailure(file.name, page, _name_page(exc, file, page)))
+    if entry.finish_reason == "length":
+        logger.warning(
+            "%s page %d: the transcription hit max_tokens=%d and is cut short (metadata "
+            "truncated=True) — raise max_tokens.",
+            file.name,
+            page,
+            config.max_tokens,
+        )
+    if config.cache is not None and key is not None:
+        try:
+            await asyncio.to_thread(config.cache.put, key, entry)
+        except OSError as exc:
+            logger.warning("could not write the scan cache entry for %s page %d: %s", file.name, page, exc)
+    stats.input_tokens += entry.input_tokens or 0
+    stats.output_tokens += entry.output_tokens or 0
+    return _PageResult(
+        file, page, Document(entry.text, metadata=_metadata(file, page, entry, config.output, False))
+    )
+
+
+def _name_page(exc: Exception, file: _FileContext, page: int) -> Exception:
+    """Errors from the model do not know the file: say which page they belong to."""
+    if isinstance(exc, QwenVLScanInputError):
+        return exc
+    wrapped = QwenVLScanInputError(
+        f"{file.name}: page {page} failed: {type(exc).__name__}: {exc}", source=file.name, page=page
+    )
+    wrapped.__cause__ = exc
+    return wrapped
+
+
+async def run_pipeline(
+    blobs: Iterable[Blob], config: PipelineConfig, stats: ScanRunStats
+) -> AsyncIterator[Document]:
+    """Transcribe every page of ``blobs``, yielding Documents in file and page order."""
+    loop = asyncio.get_running_loop()
+    slots = asyncio.Semaphore(config.max_concurrency)
+    order: asyncio.Queue[asyncio.Future[_PageResult] | None] = asyncio.Queue()
+    tasks: set[asyncio.Future[_PageResult]] = set()
+    budget = TokenBudget(config.max_tokens_per_minute) if config.max_tokens_per_minute else None
+    progress = _Progress(config.show_progress)
+    started_wall, started_cpu = time.perf_counter(), time.process_time()
+
+    def done(result: _PageResult) -> asyncio.Future[_PageResult]:
+        future: asyncio.Future[_PageResult] = loop.create_future()
+        future.set_result(result)
+        return future
+
+    async def produce() -> None:
+        for number, blob in enumerate(blobs):
+            name = blob_name(blob, number)
+            stats.files += 1
+            await slots.acquire()
+            try:
+                source = await loop.run_in_executor(pdfium_executor(), _open_blob, blob, name, config)
+                file_hash = await asyncio.to_thread(_hash_blob, blob) if config.cache else None
+            except Exception as exc:
+                failure = ScanFailure(name, None, exc)
+                await order.put(done(_PageResult(_FileContext(number, name, 0, None), None, failure=failure)))
+                continue
+            slots.release()
+            file = _FileContext(number, name, source.total_pages, file_hash)
+            stats.pages_total += file.total_pages
+            progress.add_total(file.total_pages)
+            try:
+                for page in range(file.total_pages):
+                    await slots.acquire()
+                    key = None
+                    if config.cache is not None and file_hash is not None:
+                        key = page_cache_key(
+                            file_hash=file_hash,
+                            page=page,
+                            model=config.model,
+                            prompt=config.prompt,
+                            output=config.output,
+                            render=config.settings.cache_fields(),
+                            max_tokens=config.max_tokens,
+                            request=config.cache_request_fields,
+                        )
+                        entry = await asyncio.to_thread(config.cache.get, key)
+                        if entry is not None:
+                            meta = _metadata(file, page, entry, config.output, True)
+                            stats.pages_cached += 1
+                            await order.put(done(_PageResult(file, page, Document(entry.text, metadata=meta))))
+                            continue
+                    loader = _bind_load(source, page, config.settings)
+                    task = asyncio.ensure_future(_process_page(loader, file, page, key, config, budget, stats))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                    await order.put(task)
+                    # Render page N+1 only once page N is rendered: the PDFium thread stays busy
+                    # without queueing a whole window of renders ahead of the encoder.
+                    await asyncio.sleep(0)
+            finally:
+                pdfium_executor().submit(source.close)
+        await order.put(None)
+
+    producer = asyncio.ensure_future(produce())
+    failures: list[ScanFailure] = []
+    pending_pages: list[Document] = []
+    try:
+        while True:
+            getter = asyncio.ensure_future(order.get())
+            await asyncio.wait({getter, producer}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                producer.result()  # the producer died: raise its exception here
+                continue
+            item = getter.result()
+            if item is None:
+                break
+            result = await item
+            slots.release()
+            if result.page is not None:
+                stats.pages_done += 1
+                progress.advance(stats)
+            if result.failure is not None:
+                stats.pages_failed += 1 if result.page is not None else 0
+                failures.append(result.failure)
+                logger.warning("%s", result.failure.error)
+                if config.on_error == "include":
+                    error_doc = _error_document(result.failure, result.file.total_pages)
+                    if config.mode == "page" or result.page is None:
+                        yield error_doc
+                    else:
+                        pending_pages.append(error_doc)
+            elif result.document is not None:
+                if config.mode == "page":
+                    yield result.document
+                else:
+                    pending_pages.append(result.document)
+            if config.mode == "single" and result.page is not None and result.page == result.file.total_pages - 1:
+                yield _join(pending_pages, result.file, config)
+                pending_pages = []
+        if failures and config.on_error == "raise":
+            raise QwenVLScanError(failures)
+    finally:
+        producer.cancel()
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(producer, *tasks, return_exceptions=True)
+        progress.close()
+        stats.wall_s = time.perf_counter() - started_wall
+        stats.process_cpu_s = time.process_time() - started_cpu
+        stats.budget_wait_s = budget.waited_s if budget else 0.0
+
+
+def _bind_load(source: ScanSource, page: int, settings: RenderSettings) -> Callable[[], Any]:
+    def load() -> Any:
+        return source.load(page, settings)
+
+    return load
+
+
+def _join(pages: list[Document], file: _FileContext, config: PipelineConfig) -> Document:
+    """One Document per file (``mode="single"``): page texts joined, usage summed."""
+    texts = [doc.page_content for doc in pages if "error" not in doc.metadata]
+    meta: dict[str, Any] = {"source": file.name, "total_pages": file.total_pages, "output": config.output}
+    meta["model"] = next((d.metadata["model"] for d in pages if "model" in d.metadata), config.model)
+    for key in ("input_tokens", "output_tokens", "total_tokens"):
+        values = [d.metadata[key] for d in pages if key in d.metadata]
+        if values:
+            meta[key] = sum(values)
+    errors = [f"page {d.metadata.get('page')}: {d.metadata['error']}" for d in pages if "error" in d.metadata]
+    if errors:
+        meta["error"] = "; ".join(errors)
+        meta["failed_pages"] = [d.metadata.get("page") for d in pages if "error" in d.metadata]
+    return Document(config.page_separator.join(texts), metadata=meta)
+
+
+# --- sync bridge ------------------------------------------------------------------------------
+
+
+def iterate_in_background_loop(
+    make_iterator: Callable[[], AsyncIterator[T]],
+    *,
+    on_exit: Callable[[], Any] | None = None,
+) -> Iterator[T]:
+    """Drive an async iterator from sync code: its own event loop runs in a private thread.
+
+    Items are handed over one at a time (the producer waits for the consumer to take each),
+    exceptions are re-raised in the caller, and closing the generator (``break``, an
+    exception, Ctrl-C) cancels the async side and waits for its clean-up. ``on_exit`` is
+    awaited (if it returns an awaitable) on the loop before it closes, e.g. to close clients.
+    """
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    state: dict[str, Any] = {}
+
+    async def main() -> None:
+        credit = asyncio.Semaphore(0)
+        state["credit"] = credit
+        ready.set()
+        try:
+            iterator = make_iterator()
+            try:
+                async for item in iterator:
+                    handoff.put(("item", item))
+                    await credit.acquire()
+            finally:
+                aclose = getattr(iterator, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        except asyncio.CancelledError:
+            handoff.put(("cancelled", None))
+        except BaseException as exc:
+            handoff.put(("error", exc))
+        else:
+            handoff.put(("done", None))
+        finally:
+            if on_exit is not None:
+                with contextlib.suppress(Exception):
+                    result = on_exit()
+                    if asyncio.iscoroutine(result):
+                        await result
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            state["task"] = loop.create_task(main())
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_until_complete(state["task"])
+        finally:
+            ready.set()
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+    thread = threading.Thread(target=run, name="qwen-vl-scan-loop", daemon=True)
+    thread.start()
+    ready.wait()
+    finished = False
+    try:
+        while True:
+            kind, value = handoff.get()
+            if kind == "item":
+                loop.call_soon_threadsafe(state["credit"].release)
+                yield value
+            elif kind == "error":
+                finished = True
+                raise value
+            else:
+                finished = True
+                return
+    finally:
+        if not finished and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed in between
+                loop.call_soon_threadsafe(state["task"].cancel)
+        thread.join()
+
+
+def stderr_is_interactive() -> bool:
+    """Progress bars only on a terminal: not in CI logs, pipes or files."""
+    try:
+        return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError):
+        return False
