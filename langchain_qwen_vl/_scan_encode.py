@@ -63,7 +63,9 @@ class EncodedPage:
     encode_cpu_s: float
 
 
-def downscale_target(width: int, height: int, max_pixels: int, min_pixels: int) -> tuple[int, int] | None:
+def downscale_target(
+    width: int, height: int, max_pixels: int, min_pixels: int
+) -> tuple[int, int] | None:
     """(width, height) of the server's grid when an image exceeds the cap, else None.
 
     The server would resize such an image to exactly this grid (spec §4), so sending it

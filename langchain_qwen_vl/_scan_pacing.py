@@ -51,9 +51,7 @@ class TokenBudget:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if tokens_per_minute <= 0:
-            raise ValueError(
-                f"max_tokens_per_minute must be a positive number of tokens, got {tokens_per_minute}"
-            )
+            raise ValueError(f"max_tokens_per_minute must be positive, got {tokens_per_minute}")
         if burst_seconds <= 0:
             raise ValueError(f"burst_seconds must be positive, got {burst_seconds}")
         self.tokens_per_minute = tokens_per_minute

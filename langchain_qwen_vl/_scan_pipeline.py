@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import queue
@@ -26,11 +27,12 @@ import re
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from langchain_core.documents import Blob, Document
+from langchain_core.document_loaders import Blob
+from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.rate_limiters import BaseRateLimiter
 from langchain_core.runnables import Runnable
@@ -40,6 +42,7 @@ from langchain_qwen_vl._scan_encode import EncodedPage, encode_page
 from langchain_qwen_vl._scan_pacing import TokenBudget
 from langchain_qwen_vl._scan_render import (
     QwenVLScanInputError,
+    RawPage,
     RenderSettings,
     ScanSource,
     open_source,
@@ -54,6 +57,7 @@ __all__ = [
     "ScanFailure",
     "ScanRunStats",
     "blob_name",
+    "hash_blob",
     "iterate_in_background_loop",
     "run_pipeline",
 ]
@@ -163,11 +167,12 @@ def _strip_fence(text: str) -> str:
     return (match.group("body") if match else text).strip()
 
 
-def _hash_blob(blob: Blob) -> str:
+def hash_blob(blob: Blob) -> str:
+    """SHA-256 of a blob's bytes (its file, read in chunks, when it has no data)."""
     if blob.data is not None:
         data = blob.data.encode(blob.encoding) if isinstance(blob.data, str) else blob.data
         return file_sha256(data=data)
-    return file_sha256(blob.path)  # type: ignore[arg-type]
+    return file_sha256(blob.path)
 
 
 def _open_blob(blob: Blob, name: str, config: PipelineConfig) -> ScanSource:
@@ -182,7 +187,9 @@ def _open_blob(blob: Blob, name: str, config: PipelineConfig) -> ScanSource:
     )
 
 
-def _metadata(file: _FileContext, page: int, entry: CachedPage, output: str, cached: bool) -> dict[str, Any]:
+def _metadata(
+    file: _FileContext, page: int, entry: CachedPage, output: str, cached: bool
+) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "source": file.name,
         "page": page,
@@ -220,8 +227,7 @@ class _Progress:
     def __init__(self, enabled: bool) -> None:
         self._bar: Any = None
         if enabled:
-            from tqdm import tqdm
-
+            tqdm = importlib.import_module("tqdm").tqdm  # optional extra "progress", untyped
             self._bar = tqdm(total=0, unit="page", desc="scans", dynamic_ncols=True)
 
     def add_total(self, pages: int) -> None:
@@ -249,10 +255,18 @@ async def _transcribe(
         max_pixels=config.settings.max_pixels,
         min_pixels=config.settings.min_pixels,
     )
-    reservation = await budget.acquire(estimate + config.prompt_tokens + config.max_tokens) if budget else None
+    reservation = (
+        await budget.acquire(estimate + config.prompt_tokens + config.max_tokens)
+        if budget
+        else None
+    )
     if config.rate_limiter is not None:
         await config.rate_limiter.aacquire()
-    image: dict[str, Any] = {"type": "image", "base64": encoded.base64, "mime_type": encoded.mime_type}
+    image: dict[str, Any] = {
+        "type": "image",
+        "base64": encoded.base64,
+        "mime_type": encoded.mime_type,
+    }
     image.update(config.image_block_extra)
     message = HumanMessage(content=[{"type": "text", "text": config.prompt}, image])
     started = time.perf_counter()
@@ -282,7 +296,7 @@ async def _transcribe(
 
 
 async def _process_page(
-    raw_loader: Callable[[], Any],
+    rendering: asyncio.Future[RawPage],
     file: _FileContext,
     page: int,
     key: str | None,
@@ -290,9 +304,8 @@ async def _process_page(
     budget: TokenBudget | None,
     stats: ScanRunStats,
 ) -> _PageResult:
-    loop = asyncio.get_running_loop()
     try:
-        raw = await loop.run_in_executor(pdfium_executor(), raw_loader)
+        raw = await rendering
         stats.render_cpu_s += raw.render_cpu_s
         encoded = await asyncio.to_thread(encode_page, raw, config.settings, name=file.name)
         del raw
@@ -302,7 +315,9 @@ async def _process_page(
     except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # one page failing must not stop the others
-        return _PageResult(file, page, failure=ScanFailure(file.name, page, _name_page(exc, file, page)))
+        return _PageResult(
+            file, page, failure=ScanFailure(file.name, page, _name_page(exc, file, page))
+        )
     if entry.finish_reason == "length":
         logger.warning(
             "%s page %d: the transcription hit max_tokens=%d and is cut short (metadata "
@@ -315,11 +330,15 @@ async def _process_page(
         try:
             await asyncio.to_thread(config.cache.put, key, entry)
         except OSError as exc:
-            logger.warning("could not write the scan cache entry for %s page %d: %s", file.name, page, exc)
+            logger.warning(
+                "could not write the scan cache entry for %s page %d: %s", file.name, page, exc
+            )
     stats.input_tokens += entry.input_tokens or 0
     stats.output_tokens += entry.output_tokens or 0
     return _PageResult(
-        file, page, Document(entry.text, metadata=_metadata(file, page, entry, config.output, False))
+        file,
+        page,
+        Document(entry.text, metadata=_metadata(file, page, entry, config.output, False)),
     )
 
 
@@ -336,7 +355,7 @@ def _name_page(exc: Exception, file: _FileContext, page: int) -> Exception:
 
 async def run_pipeline(
     blobs: Iterable[Blob], config: PipelineConfig, stats: ScanRunStats
-) -> AsyncIterator[Document]:
+) -> AsyncGenerator[Document, None]:
     """Transcribe every page of ``blobs``, yielding Documents in file and page order."""
     loop = asyncio.get_running_loop()
     slots = asyncio.Semaphore(config.max_concurrency)
@@ -357,11 +376,15 @@ async def run_pipeline(
             stats.files += 1
             await slots.acquire()
             try:
-                source = await loop.run_in_executor(pdfium_executor(), _open_blob, blob, name, config)
-                file_hash = await asyncio.to_thread(_hash_blob, blob) if config.cache else None
-            except Exception as exc:
+                source = await loop.run_in_executor(
+                    pdfium_executor(), _open_blob, blob, name, config
+                )
+                file_hash = await asyncio.to_thread(hash_blob, blob) if config.cache else None
+            except (QwenVLScanInputError, OSError) as exc:  # anything else is a bug: raise it
                 failure = ScanFailure(name, None, exc)
-                await order.put(done(_PageResult(_FileContext(number, name, 0, None), None, failure=failure)))
+                await order.put(
+                    done(_PageResult(_FileContext(number, name, 0, None), None, failure=failure))
+                )
                 continue
             slots.release()
             file = _FileContext(number, name, source.total_pages, file_hash)
@@ -386,16 +409,21 @@ async def run_pipeline(
                         if entry is not None:
                             meta = _metadata(file, page, entry, config.output, True)
                             stats.pages_cached += 1
-                            await order.put(done(_PageResult(file, page, Document(entry.text, metadata=meta))))
+                            await order.put(
+                                done(_PageResult(file, page, Document(entry.text, metadata=meta)))
+                            )
                             continue
-                    loader = _bind_load(source, page, config.settings)
-                    task = asyncio.ensure_future(_process_page(loader, file, page, key, config, budget, stats))
+                    # Submitted here, not inside the task, so the PDFium thread sees the loads
+                    # of a file in page order and always before that file's close().
+                    rendering = loop.run_in_executor(
+                        pdfium_executor(), source.load, page, config.settings
+                    )
+                    task = asyncio.ensure_future(
+                        _process_page(rendering, file, page, key, config, budget, stats)
+                    )
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
                     await order.put(task)
-                    # Render page N+1 only once page N is rendered: the PDFium thread stays busy
-                    # without queueing a whole window of renders ahead of the encoder.
-                    await asyncio.sleep(0)
             finally:
                 pdfium_executor().submit(source.close)
         await order.put(None)
@@ -406,12 +434,16 @@ async def run_pipeline(
     try:
         while True:
             getter = asyncio.ensure_future(order.get())
-            await asyncio.wait({getter, producer}, return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done():
+            if not producer.done():
+                await asyncio.wait({getter, producer}, return_when=asyncio.FIRST_COMPLETED)
+            if (
+                not getter.done()
+                and producer.done()
+                and (producer.cancelled() or producer.exception())
+            ):
                 getter.cancel()
                 producer.result()  # the producer died: raise its exception here
-                continue
-            item = getter.result()
+            item = await getter
             if item is None:
                 break
             result = await item
@@ -434,7 +466,11 @@ async def run_pipeline(
                     yield result.document
                 else:
                     pending_pages.append(result.document)
-            if config.mode == "single" and result.page is not None and result.page == result.file.total_pages - 1:
+            if (
+                config.mode == "single"
+                and result.page is not None
+                and result.page == result.file.total_pages - 1
+            ):
                 yield _join(pending_pages, result.file, config)
                 pending_pages = []
         if failures and config.on_error == "raise":
@@ -450,23 +486,26 @@ async def run_pipeline(
         stats.budget_wait_s = budget.waited_s if budget else 0.0
 
 
-def _bind_load(source: ScanSource, page: int, settings: RenderSettings) -> Callable[[], Any]:
-    def load() -> Any:
-        return source.load(page, settings)
-
-    return load
-
-
 def _join(pages: list[Document], file: _FileContext, config: PipelineConfig) -> Document:
     """One Document per file (``mode="single"``): page texts joined, usage summed."""
     texts = [doc.page_content for doc in pages if "error" not in doc.metadata]
-    meta: dict[str, Any] = {"source": file.name, "total_pages": file.total_pages, "output": config.output}
-    meta["model"] = next((d.metadata["model"] for d in pages if "model" in d.metadata), config.model)
+    meta: dict[str, Any] = {
+        "source": file.name,
+        "total_pages": file.total_pages,
+        "output": config.output,
+    }
+    meta["model"] = next(
+        (d.metadata["model"] for d in pages if "model" in d.metadata), config.model
+    )
     for key in ("input_tokens", "output_tokens", "total_tokens"):
         values = [d.metadata[key] for d in pages if key in d.metadata]
         if values:
             meta[key] = sum(values)
-    errors = [f"page {d.metadata.get('page')}: {d.metadata['error']}" for d in pages if "error" in d.metadata]
+    errors = [
+        f"page {d.metadata.get('page')}: {d.metadata['error']}"
+        for d in pages
+        if "error" in d.metadata
+    ]
     if errors:
         meta["error"] = "; ".join(errors)
         meta["failed_pages"] = [d.metadata.get("page") for d in pages if "error" in d.metadata]

@@ -17,6 +17,7 @@ The encoding of the pixels is in :mod:`langchain_qwen_vl._scan_encode`.
 
 from __future__ import annotations
 
+import importlib
 import io
 import math
 import os
@@ -129,7 +130,8 @@ def pdfium_executor() -> ThreadPoolExecutor:
 
 def _pdfium() -> Any:
     try:
-        import pypdfium2
+        # An optional extra without type information: imported by name, used as Any.
+        pypdfium2 = importlib.import_module("pypdfium2")
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
             f"Reading PDF files needs pypdfium2, an optional dependency: {PDF_INSTALL_HINT}"
@@ -144,7 +146,7 @@ def detect_kind(head: bytes) -> FileKind | None:
     """The file type from its first bytes (the extension is not trusted), or None.
 
     Example:
-        >>> detect_kind(b"%PDF-1.7\\n..."), detect_kind(b"\\x89PNG\\r\\n\\x1a\\n"), detect_kind(b"PK")
+        >>> detect_kind(b"%PDF-1.7"), detect_kind(b"\\x89PNG\\r\\n\\x1a\\n"), detect_kind(b"PK")
         ('pdf', 'png', None)
     """
     if b"%PDF-" in head[:1024]:
@@ -255,7 +257,7 @@ class PdfSource:
         self._since_open = 0
         self._doc: Any = None
         self._open()
-        self.total_pages = len(self._doc)
+        self.total_pages = len(self._doc) if self._doc is not None else 0
 
     def _open(self) -> None:
         pdfium = _pdfium()
@@ -303,10 +305,9 @@ class PdfSource:
             return None
         px_w, px_h = image.get_px_size()
         native = min(px_w / width_pt, px_h / height_pt)
-        plain_jpeg = (
-            image.get_filters() == ["DCTDecode"]
-            and image.get_metadata().colorspace
-            in (raw.FPDF_COLORSPACE_DEVICEGRAY, raw.FPDF_COLORSPACE_DEVICERGB)
+        plain_jpeg = image.get_filters() == ["DCTDecode"] and image.get_metadata().colorspace in (
+            raw.FPDF_COLORSPACE_DEVICEGRAY,
+            raw.FPDF_COLORSPACE_DEVICERGB,
         )
         data = bytes(image.get_data(decode_simple=False)) if plain_jpeg else None
         if data is not None and not data.startswith(b"\xff\xd8"):

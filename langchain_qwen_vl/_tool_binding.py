@@ -10,21 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, Literal
-
-from langchain_core.language_models import LanguageModelInput
-from langchain_core.messages import BaseMessage
-from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
-from langchain_core.output_parsers.openai_tools import (
-    JsonOutputKeyToolsParser,
-    PydanticToolsParser,
-)
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
-from langchain_core.tools import BaseTool
-from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
-from langchain_core.utils.pydantic import is_basemodel_subclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_qwen_vl.errors import QwenVLUnsupportedFeatureError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import LanguageModelInput
+    from langchain_core.messages import BaseMessage
+    from langchain_core.runnables import Runnable
+    from langchain_core.tools import BaseTool
+
+# langchain_core.tools, output parsers and function_calling cost hundreds of milliseconds to
+# import; they are imported inside the functions that need them so that `import
+# langchain_qwen_vl` stays fast for the many users who never bind a tool.
 
 StructuredOutputMethod = Literal["json_schema", "function_calling", "json_mode"]
 
@@ -40,6 +38,7 @@ def format_tools(
     strict: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Convert tools to the OpenAI function format (anything ``convert_to_openai_tool`` takes)."""
+    from langchain_core.utils.function_calling import convert_to_openai_tool
     return [convert_to_openai_tool(tool, strict=strict) for tool in tools]
 
 
@@ -130,6 +129,7 @@ def response_format_for(schema: Any, *, strict: bool | None = None) -> dict[str,
     """
     if isinstance(schema, Mapping) and schema.get("type") in ("json_schema", "json_object"):
         return dict(schema)
+    from langchain_core.utils.function_calling import convert_to_json_schema
     json_schema = convert_to_json_schema(schema)
     name = json_schema.get("title") or getattr(schema, "__name__", None) or "response"
     spec: dict[str, Any] = {"name": str(name), "schema": json_schema}
@@ -141,6 +141,8 @@ def response_format_for(schema: Any, *, strict: bool | None = None) -> dict[str,
 
 
 def _is_pydantic_class(schema: Any) -> bool:
+    from langchain_core.utils.pydantic import is_basemodel_subclass
+
     return isinstance(schema, type) and is_basemodel_subclass(schema)
 
 
@@ -154,6 +156,14 @@ def structured_output_runnable(
     thinking: bool,
 ) -> Runnable[LanguageModelInput, Any]:
     """Bind ``llm`` for structured output and attach the matching parser."""
+    from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+    from langchain_core.output_parsers.openai_tools import (
+        JsonOutputKeyToolsParser,
+        PydanticToolsParser,
+    )
+    from langchain_core.runnables import RunnableMap, RunnablePassthrough
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+
     if schema is None and method != "json_mode":
         raise ValueError(
             f"schema: required for method={method!r} — pass a pydantic model, "

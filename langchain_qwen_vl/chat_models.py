@@ -8,16 +8,14 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models import BaseChatModel, LangSmithParams
 from langchain_core.language_models.model_profile import ModelProfile
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import (
     BaseModel,
@@ -41,6 +39,11 @@ from langchain_qwen_vl._wire import chat_completions, images_prompt
 from langchain_qwen_vl._wire._content import ImagePart, MediaOptions, TextPart, content_parts
 from langchain_qwen_vl._wire.chat_completions import MODEL_PROVIDER, StreamAssembler
 from langchain_qwen_vl.errors import QwenVLInputError, QwenVLUnsupportedFeatureError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import LanguageModelInput
+    from langchain_core.runnables import Runnable
+    from langchain_core.tools import BaseTool
 
 __all__ = ["ChatQwenVL"]
 

@@ -215,14 +215,21 @@ def _budget(
             number = None if isinstance(value, bool) else operator.index(value)
         except TypeError:
             number = None
-        if number is None or number <= 0:
+        # Spec §4: the budget may be raised per image up to 16,777,216 px; below 4 patches
+        # the formula's own floor (MIN_PIXELS) contradicts it.
+        if number is None or not MIN_PIXELS <= number <= HIGH_RESOLUTION_MAX_PIXELS:
             raise QwenVLImageError(
-                f"{where}: {name} must be a positive integer number of pixels, got "
-                f"{_src.describe(value)} — e.g. {name}={example}."
+                f"{where}: {name} must be an integer number of pixels in [{MIN_PIXELS:,}, "
+                f"{HIGH_RESOLUTION_MAX_PIXELS:,}], got {_src.describe(value)} — e.g. "
+                f"{name}={example}."
             )
         checked.append(number)
-    cap = effective_max_pixels(checked[0], vl_high_resolution_images)
-    return cap, MIN_PIXELS if checked[1] is None else checked[1]
+    low, high = checked[1], checked[0]
+    if low is not None and high is not None and low > high:
+        raise QwenVLImageError(
+            f"{where}: min_pixels ({low:,}) exceeds max_pixels ({high:,}) — lower min_pixels."
+        )
+    return effective_max_pixels(high, vl_high_resolution_images), low or MIN_PIXELS
 
 
 def _check_dims(width: int, height: int, subject: str) -> None:
@@ -277,14 +284,18 @@ def _prepare_encoded(data: bytes, located: _src.Located, cap: int, floor: int) -
     if info.size is not None:
         _check_dims(*info.size, subject)
         target = _downscale_target(*info.size, cap, floor)
-    if target is None and not _codec.needs_transcode(info):
+    as_is_length = _src.data_uri_length(info.mime, len(data))
+    if target is None and not _codec.needs_transcode(info) and as_is_length <= MAX_IMAGE_BYTES:
         # Within the cap: the bytes go as they are. A data URI's text is reused when it is
         # canonical and names the right type (the server may trust a wrong mime type).
-        _check_uri_size(_src.data_uri_length(info.mime, len(data)), subject)
         reusable = located.canonical_uri if located.declared_mime == info.mime else None
         url = reusable or _src.data_uri(info.mime, data)
         width, height = info.size if info.size is not None else (None, None)
         return PreparedImage(url, info.mime, width, height, info.size, False, False)
+    if info.size is None:  # undecodable HEIF over 10 MB: nothing we can do
+        _check_uri_size(as_is_length, subject)
+    # Downscale, transcode (over 4K and not JPEG/PNG), or too big as it is (an uncompressed
+    # BMP, a quality-100 JPEG): re-encode, and refuse only if that is still over 10 MB.
     encoded, mime, (width, height) = _codec.reencode(data, info, target, subject)
     url = _src.data_uri(mime, encoded)
     _check_uri_size(len(url), subject)
@@ -316,8 +327,10 @@ def prepare_image(
     An image larger than the cap (:func:`effective_max_pixels`) is resized to exactly the grid
     the server would resize it to (same token count, far fewer bytes) and re-encoded: PNG if
     it has transparency or at most 256 colours, else JPEG; EXIF orientation is baked in.
-    Smaller encoded images are sent byte for byte; PIL images are always encoded (JPEG
-    quality 90 or PNG, by the same rule). Raises :class:`QwenVLImageError` naming ``where``.
+    Smaller encoded images are sent byte for byte, unless over 10 MB as a data URI (then
+    re-encoded by the same rule) or over 4K in a format other than JPEG/PNG (then transcoded).
+    PIL images are always encoded (JPEG quality 90 or PNG, by the same rule). Raises
+    :class:`QwenVLImageError` naming ``where``.
 
     Example:
         >>> prepare_image("https://example.com/cat.jpg").is_remote

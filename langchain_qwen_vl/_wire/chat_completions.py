@@ -21,7 +21,6 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
 from langchain_core.messages.tool import tool_call_chunk
-from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, parse_tool_call
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from langchain_qwen_vl._wire._content import (
@@ -227,6 +226,11 @@ def usage_metadata_from_usage(usage: Mapping[str, Any]) -> UsageMetadata:
 
 
 def _parse_tool_calls(raw_calls: Sequence[Mapping[str, Any]]) -> tuple[list[Any], list[Any]]:
+    if not raw_calls:
+        return [], []
+    # Imported here: the output parsers package is slow to import and most answers have no calls.
+    from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, parse_tool_call
+
     tool_calls: list[Any] = []
     invalid: list[Any] = []
     for raw in raw_calls:

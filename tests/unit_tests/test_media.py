@@ -153,7 +153,11 @@ def test_downscale_target_preserves_tokens_over_random_sizes() -> None:
         w = rng.randint(11, 16000)
         h = rng.randint(max(11, w // 200 + 1), min(16000, w * 200))
         cap = rng.choice(
-            [DEFAULT_MAX_PIXELS, HIGH_RESOLUTION_MAX_PIXELS, rng.randint(MIN_PIXELS, 20_000_000)]
+            [
+                DEFAULT_MAX_PIXELS,
+                HIGH_RESOLUTION_MAX_PIXELS,
+                rng.randint(MIN_PIXELS, HIGH_RESOLUTION_MAX_PIXELS),
+            ]
         )
         target = media._downscale_target(w, h, cap, MIN_PIXELS)
         if target is None:
@@ -606,12 +610,22 @@ def test_aspect_ratio() -> None:
 def test_over_10_mb_after_preparation() -> None:
     # Random RGBA within the cap (1600x1600 = 2.56 MP): sent as is, 13.6 MB of base64.
     data = encode(noise(1600, 1600, "RGBA"), "PNG", compress_level=0)
-    for source in (data, uri_of(data, "image/png")):
-        with pytest.raises(QwenVLImageError) as error:
-            prepare_image(source, where=WHERE)
-        assert_clear(error, "10 MB", "http(s) URL")
-        assert len(str(error.value)) < 400
+    with pytest.raises(QwenVLImageError) as error:
+        prepare_image(uri_of(data, "image/png"), where=WHERE)
+    assert_clear(error, "10 MB", "http(s) URL")
+    assert len(str(error.value)) < 400
     assert MAX_IMAGE_BYTES == 10 * 1024 * 1024
+
+
+def test_too_big_as_is_but_within_the_cap_is_re_encoded() -> None:
+    # An uncompressed 2000x2000 BMP is 12 MB (16 MB as base64), within the high-res cap:
+    # re-encoded at full size, not refused.
+    data = encode(noise(2000, 2000), "BMP")
+    prepared = prepare_image(data, vl_high_resolution_images=True)
+    assert prepared.mime_type == "image/jpeg"
+    assert not prepared.resized
+    assert (prepared.width, prepared.height) == (2000, 2000)
+    assert len(prepared.url) <= MAX_IMAGE_BYTES
 
 
 def test_bad_strings() -> None:
@@ -639,10 +653,13 @@ def test_bad_values_and_budgets(tmp_path: Path) -> None:
     with pytest.raises(QwenVLImageError) as error:
         prepare_image(b"", where=WHERE)
     assert_clear(error, "empty")
-    for budget in (0, -5, "big", True, 1.5):
+    for budget in (0, -5, "big", True, 1.5, 1024, HIGH_RESOLUTION_MAX_PIXELS + 1):
         with pytest.raises(QwenVLImageError) as error:
             prepare_image("https://x.com/a.png", max_pixels=budget, where=WHERE)  # type: ignore[arg-type]
         assert_clear(error, "max_pixels")
+    with pytest.raises(QwenVLImageError) as error:
+        prepare_image("https://x.com/a", max_pixels=8192, min_pixels=16384, where=WHERE)
+    assert_clear(error, "min_pixels (16,384) exceeds max_pixels (8,192)")
 
 
 def test_error_messages_never_dump_base64() -> None:
