@@ -17,10 +17,10 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 from langchain_core.messages import HumanMessage
@@ -68,8 +68,14 @@ def median_seconds(fn: Callable[[], Any], calls: int = CALLS) -> float:
 
 
 def bench_calls(base_url: str) -> None:
-    messages = [HumanMessage(content=[{"type": "text", "text": "What is in these pictures?"},
-                                      {"type": "image", "url": "https://example.com/a.png"}])]
+    messages = [
+        HumanMessage(
+            content=[
+                {"type": "text", "text": "What is in these pictures?"},
+                {"type": "image", "url": "https://example.com/a.png"},
+            ]
+        )
+    ]
     llm = ChatQwenVL(api_key="sk-bench", base_url=base_url, max_retries=0)
     url = base_url + "/chat/completions"
     headers = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}
@@ -118,8 +124,12 @@ def bench_calls(base_url: str) -> None:
     try:
         from langchain_openai import ChatOpenAI
 
-        openai = ChatOpenAI(model="qwen3-vl-flash", api_key="sk-bench", base_url=base_url,  # type: ignore[arg-type]
-                            max_retries=0)
+        openai = ChatOpenAI(
+            model="qwen3-vl-flash",
+            api_key="sk-bench",
+            base_url=base_url,  # type: ignore[arg-type]
+            max_retries=0,
+        )
 
         def openai_invoke() -> None:
             openai.invoke(messages)
@@ -136,22 +146,40 @@ def bench_calls(base_url: str) -> None:
     print(f"\n== per-call overhead on loopback, median of {CALLS} calls")
     for name, seconds in results.items():
         print(f"{name:<22} {seconds * 1000:8.3f} ms")
-    print(f"invoke ratio ChatQwenVL / raw httpx: {results['ChatQwenVL invoke'] / results['raw httpx invoke']:.2f}x (target <= 1.3x)")
-    print(f"stream ratio ChatQwenVL / raw httpx: {results['ChatQwenVL stream'] / results['raw httpx stream']:.2f}x (target <= 1.5x)")
+
+    def ratio(name: str, kind: str) -> float:
+        return results[f"{name} {kind}"] / results[f"raw httpx {kind}"]
+
+    print(f"invoke ratio ChatQwenVL / raw httpx: {ratio('ChatQwenVL', 'invoke'):.2f}x (<= 1.3x)")
+    print(f"stream ratio ChatQwenVL / raw httpx: {ratio('ChatQwenVL', 'stream'):.2f}x (<= 1.5x)")
     for kind in ("invoke", "stream"):
-        own = results[f"ChatQwenVL {kind}"] - results[f"raw httpx {kind}"] - results[f"core floor {kind}"]
-        best = (results[f"raw httpx {kind}"] + results[f"core floor {kind}"]) / results[f"raw httpx {kind}"]
-        print(f"{kind}: langchain-core floor alone would give {best:.2f}x; this package adds "
-              f"{own * 1000:.3f} ms on top of raw httpx + floor")
+        own = (
+            results[f"ChatQwenVL {kind}"]
+            - results[f"raw httpx {kind}"]
+            - results[f"core floor {kind}"]
+        )
+        best = (results[f"raw httpx {kind}"] + results[f"core floor {kind}"]) / results[
+            f"raw httpx {kind}"
+        ]
+        print(
+            f"{kind}: langchain-core floor alone would give {best:.2f}x; this package adds "
+            f"{own * 1000:.3f} ms on top of raw httpx + floor"
+        )
     if "ChatOpenAI invoke" in results:
-        print(f"ChatOpenAI / raw httpx: invoke {results['ChatOpenAI invoke'] / results['raw httpx invoke']:.2f}x, "
-              f"stream {results['ChatOpenAI stream'] / results['raw httpx stream']:.2f}x")
+        print(
+            f"ChatOpenAI / raw httpx: invoke {ratio('ChatOpenAI', 'invoke'):.2f}x, "
+            f"stream {ratio('ChatOpenAI', 'stream'):.2f}x"
+        )
 
 
 def _import_seconds(module: str, runs: int = 15) -> float:
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
     samples = [
-        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout
+        )
         for _ in range(runs)
     ]
     return statistics.median(samples)

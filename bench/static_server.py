@@ -27,15 +27,22 @@ async def app(scope, receive, send):  # type: ignore[no-untyped-def]  # raw ASGI
         body += message.get("body", b"")
         more = message.get("more_body", False)
     stream = b'"stream":true' in body or b'"stream": true' in body
-    payload, content_type = (SSE_BODY, b"text/event-stream") if stream else (
-        JSON_BODY,
-        b"application/json",
+    payload, content_type = (
+        (SSE_BODY, b"text/event-stream")
+        if stream
+        else (
+            JSON_BODY,
+            b"application/json",
+        )
     )
     await send(
         {
             "type": "http.response.start",
             "status": 200,
-            "headers": [(b"content-type", content_type), (b"content-length", str(len(payload)).encode())],
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(payload)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": payload})

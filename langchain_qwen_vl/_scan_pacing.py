@@ -83,8 +83,10 @@ class TokenBudget:
         need = min(float(max(tokens, 0)), self.capacity)
         async with self._lock:
             self._refill()
-            while self._level < need:
-                delay = (need - self._level) / self.rate
+            # A small tolerance and a minimum sleep: float rounding must not leave a waiter
+            # spinning on a shortfall of 1e-12 tokens.
+            while self._level < need - 1e-6:
+                delay = max((need - self._level) / self.rate, 1e-3)
                 started = self._clock()
                 await self._sleep(delay)
                 self.waited_s += max(0.0, self._clock() - started)

@@ -193,13 +193,22 @@ def choose_scale(
         raise ValueError(f"page size must be positive, got {width_pt} x {height_pt} pt")
     if dpi is not None:
         return dpi / POINTS_PER_INCH
-    scale = math.sqrt(max_pixels / (width_pt * height_pt))
-    # ceil() may push the product just over the cap: step down until it fits.
-    while scale > 0 and math.ceil(width_pt * scale) * math.ceil(height_pt * scale) > max_pixels:
-        scale *= 0.999
-    scale = min(scale, max_dpi / POINTS_PER_INCH)
-    if native_scale is not None:
-        scale = min(scale, native_scale)
+    def fits(scale: float) -> bool:
+        return math.ceil(width_pt * scale) * math.ceil(height_pt * scale) <= max_pixels
+
+    # The largest scale whose ceil()-rounded size fits: bisect below the exact root.
+    low, high = 0.0, math.sqrt(max_pixels / (width_pt * height_pt))
+    if fits(high):
+        low = high
+    for _ in range(60):
+        if high - low < 1e-12:
+            break
+        middle = (low + high) / 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    scale = min(low, max_dpi / POINTS_PER_INCH)
+    if native_scale is not None and native_scale <= scale:
+        # 1e-9 below, so that ceil(width * scale) lands on the image's own pixel count.
+        scale = native_scale * (1 - 1e-9)
     return scale
 
 

@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 StructuredOutputMethod = Literal["json_schema", "function_calling", "json_mode"]
 
 _THINKING_FIX = (
-    "set enable_thinking=False for this model (e.g. llm.bind(enable_thinking=False)), "
-    "or use method='json_schema', which works with thinking on"
+    "use a model without thinking (ChatQwenVL(enable_thinking=False), or "
+    "llm.model_copy(update={'enable_thinking': False})), or use method='json_schema', which "
+    "works with thinking on"
 )
 
 

@@ -545,7 +545,8 @@ class ChatQwenVL(BaseChatModel):
                 "wire_format='chat_completions' to call tools."
             )
         formatted = _tool_binding.format_tools(tools, strict=strict)
-        bind_kwargs: dict[str, Any] = {"tools": formatted}
+        # An empty "tools" array is rejected by OpenAI-compatible servers; send none instead.
+        bind_kwargs: dict[str, Any] = {"tools": formatted} if formatted else {}
         choice = _tool_binding.resolve_tool_choice(tool_choice, formatted, defer_required=True)
         if choice is not None:
             bind_kwargs["tool_choice"] = choice

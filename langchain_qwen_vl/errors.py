@@ -276,6 +276,13 @@ def error_from_response(
             f" ({base_url or 'unknown'}): a key works only in the region it was created in;"
             " set region= (singapore, beijing, virginia, hongkong) or base_url= to match."
         )
+    if "non-streaming" in (server_message or "") and "enable_thinking" in (server_message or ""):
+        # Some Qwen deployments accept thinking only on streamed calls (spec §1b, uncertain).
+        text += (
+            " — this deployment thinks only when streaming: call .stream()/.astream() or create "
+            "the model with streaming=True (invoke then streams under the hood), or set "
+            "enable_thinking=False."
+        )
     if request_id:
         text += f" [request_id={request_id}]"
     return cls(

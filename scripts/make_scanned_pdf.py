@@ -16,8 +16,9 @@ Output is deterministic for a given Pillow version (seeded noise, fixed fonts).
 from __future__ import annotations
 
 import argparse
+import io
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -110,7 +111,7 @@ class Page:
     def footer(self, number: int, total: int) -> None:
         face = font("regular", self.px(9))
         label = f"HS-2025-Q3-017  ·  Page {number} of {total}"
-        self.draw.text((self.px(230), self.px(800)), label, fill=(60, 60, 60), font=face)
+        self.draw.text((self.px(230), self.px(800)), label, fill="#3c3c3c", font=face)
 
 
 def stamp(dpi: int) -> Image.Image:
@@ -228,7 +229,7 @@ def findings_page(dpi: int) -> Page:
         width=page.px(1.2),
     )
     mark = stamp(dpi)
-    page.image.paste(mark, (page.px(330), page.y - page.px(30)), mark)
+    page.image.paste(mark, (page.px(345), page.y - page.px(4)), mark)
     return page
 
 
@@ -270,34 +271,95 @@ def scan_effect(image: Image.Image, seed: int) -> Image.Image:
     return noisy.filter(ImageFilter.GaussianBlur(0.5))
 
 
-def render_pages(count: int, *, dpi: int = DEFAULT_DPI) -> list[Image.Image]:
-    """``count`` scanned-looking pages, cycling through the four templates."""
-    pages = []
+def scanned_pages(count: int, *, dpi: int = DEFAULT_DPI) -> Iterator[Image.Image]:
+    """``count`` scanned-looking pages, cycling through the four templates, one at a time.
+
+    Each template is drawn and "scanned" once; later copies only get their own footer, so a
+    200-page document takes seconds and never holds more than the templates in memory.
+    """
+    templates: dict[int, Image.Image] = {}
     for index in range(count):
-        page = TEMPLATES[index % len(TEMPLATES)](dpi)
-        page.footer(index + 1, count)
-        scanned = scan_effect(page.image, seed=index)
-        # Pages with no colour are stored grey, as scanners do in "auto colour" mode.
-        pages.append(scanned if index % len(TEMPLATES) == 2 else scanned.convert("L"))
-    return pages
+        kind = index % len(TEMPLATES)
+        if kind not in templates:
+            page = TEMPLATES[kind](dpi)
+            scanned = scan_effect(page.image, seed=kind)
+            # Pages with no colour are stored grey, as scanners do in "auto colour" mode.
+            templates[kind] = scanned if kind == 2 else scanned.convert("L")
+        image = templates[kind].copy()
+        footer = Page(dpi)
+        footer.image, footer.draw = image, ImageDraw.Draw(image)
+        footer.footer(index + 1, count)
+        yield image
+
+
+def write_jpeg_pdf(path: Path, jpegs: Iterable[tuple[bytes, int, int, str]], *, dpi: float) -> int:
+    """Write an image-only PDF, one JPEG per page, streaming: what a scanner produces.
+
+    ``jpegs`` yields (JPEG bytes, width px, height px, "L" or "RGB"). Returns the page count.
+    """
+    offsets: list[int] = []
+    page_ids: list[int] = []
+    with open(path, "wb") as out:
+        out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+
+        def obj(number: int, body: bytes, stream: bytes | None = None) -> None:
+            while len(offsets) < number:
+                offsets.append(0)
+            offsets[number - 1] = out.tell()
+            out.write(b"%d 0 obj\n" % number + body)
+            if stream is not None:
+                out.write(b"\nstream\n" + stream + b"\nendstream")
+            out.write(b"\nendobj\n")
+
+        next_id = 3  # 1: catalog, 2: page tree (written last)
+        for data, width, height, mode in jpegs:
+            image_id, content_id, page_id = next_id, next_id + 1, next_id + 2
+            next_id += 3
+            space = b"/DeviceGray" if mode == "L" else b"/DeviceRGB"
+            obj(
+                image_id,
+                b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s "
+                b"/BitsPerComponent 8 /Filter /DCTDecode /Length %d >>"
+                % (width, height, space, len(data)),
+                data,
+            )
+            w_pt, h_pt = width * 72 / dpi, height * 72 / dpi
+            content = b"q %.4f 0 0 %.4f 0 0 cm /Im0 Do Q" % (w_pt, h_pt)
+            obj(content_id, b"<< /Length %d >>" % len(content), content)
+            obj(
+                page_id,
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.4f %.4f] "
+                b"/Resources << /XObject << /Im0 %d 0 R >> >> /Contents %d 0 R >>"
+                % (w_pt, h_pt, image_id, content_id),
+            )
+            page_ids.append(page_id)
+        kids = b" ".join(b"%d 0 R" % pid for pid in page_ids)
+        obj(1, b"<< /Type /Catalog /Pages 2 0 R >>")
+        obj(2, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(page_ids)))
+        xref = out.tell()
+        out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1))
+        for offset in offsets:
+            out.write(b"%010d 00000 n \n" % offset)
+        out.write(
+            b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+            % (len(offsets) + 1, xref)
+        )
+    return len(page_ids)
 
 
 def write_scanned_pdf(
     path: Path, count: int = 4, *, dpi: int = DEFAULT_DPI, quality: int = DEFAULT_QUALITY
 ) -> Path:
     """Write an image-only PDF of ``count`` scanned pages (one embedded JPEG per page)."""
-    pages = render_pages(count, dpi=dpi)
+
+    def encoded() -> Iterator[tuple[bytes, int, int, str]]:
+        for image in scanned_pages(count, dpi=dpi):
+            buffer = io.BytesIO()
+            image.save(buffer, format="JPEG", quality=quality)
+            yield buffer.getvalue(), image.width, image.height, image.mode
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    pages[0].save(
-        path,
-        format="PDF",
-        save_all=True,
-        append_images=pages[1:],
-        resolution=dpi,
-        quality=quality,
-        title="Harbor Street WTP — Q3 2025 inspection (scanned)",
-        producer="scripts/make_scanned_pdf.py",
-    )
+    write_jpeg_pdf(path, encoded(), dpi=dpi)
     return path
 
 

@@ -247,12 +247,13 @@ def dominant_colours(image: Image.Image) -> tuple[ColourShare, ...]:
     Transparent areas count as white. Pixels are sampled on a small nearest-neighbour
     thumbnail so that colours are never blended at edges.
     """
-    rgba = image.convert("RGBA")
-    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    rgb = Image.alpha_composite(background, rgba).convert("RGB")
-    scale = min(1.0, _COLOUR_SAMPLE_SIDE / max(rgb.size))
-    size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
-    sample = rgb.resize(size, Image.Resampling.NEAREST)
+    scale = min(1.0, _COLOUR_SAMPLE_SIDE / max(image.size))
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    if image.mode not in ("1", "L", "P", "RGB", "RGBA", "LA"):
+        image = image.convert("RGBA")  # e.g. CMYK, I;16: resize needs a plain mode
+    rgba = image.resize(size, Image.Resampling.NEAREST).convert("RGBA")
+    background = Image.new("RGBA", size, (255, 255, 255, 255))
+    sample = Image.alpha_composite(background, rgba).convert("RGB")
     counts = sample.getcolors(maxcolors=size[0] * size[1]) or []
     groups: dict[str, list[int]] = {}  # name -> [pixels, sum r, sum g, sum b]
     for count, pixel in counts:

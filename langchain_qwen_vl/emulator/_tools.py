@@ -14,8 +14,8 @@ When a tool is called:
 - the conversation ends with a tool result → never (the answer reports the result);
 - the last user message mentions tools by name → the first one, or all of them in order of
   mention with ``parallel_tool_calls: true``;
-- the last user message asks to "use the tool" / "use a tool" and there is exactly one tool →
-  that tool.
+- the last user message asks to "use the tool" / "use a tool" / "using the tool" / "call the
+  tool" and there is exactly one tool → that tool.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ _AFTER_PREPOSITION = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s)\s*$")
-_USE_A_TOOL = re.compile(r"\buse\s+(?:the|a|your|this)\s+tool\b", re.IGNORECASE)
+_USE_A_TOOL = re.compile(
+    r"\b(?:use|using|call|calling|invoke)\s+(?:the|a|your|this|that|an?\s+available)\s+tools?\b",
+    re.IGNORECASE,
+)
 # Words that are never taken as values for string fields.
 _STOPWORD_TEXT = (
     "a an and are as at be but by can could do does for from give how i if in is it its me "

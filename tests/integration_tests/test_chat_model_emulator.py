@@ -268,6 +268,27 @@ async def test_async_retry_and_truncation(emulator: EmulatorHandle) -> None:
     answer = await _llm(emulator, max_retries=1).ainvoke("hello")
     assert isinstance(answer, AIMessage)
     emulator.inject_faults("truncate")
-    with pytest.raises(QwenVLStreamError):
+
+    async def consume() -> None:
         async for _ in _llm(emulator).astream("hello there"):
             await asyncio.sleep(0)
+
+    with pytest.raises(QwenVLStreamError):
+        await consume()
+
+
+def test_video_as_frames_and_as_file(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    frame_sources = [_png((320, 240), c) for c in ("red", "green", "blue", "white")]
+    video = {"type": "video", "video": frame_sources, "fps": 2}
+    answer = _llm(emulator).invoke([_ask(video, text="What happens?")])
+    sent = emulator.requests[-1]["messages"][0]["content"][1]
+    assert sent["type"] == "video"
+    assert sent["fps"] == 2
+    assert len(sent["video"]) == 4
+    assert all(frame.startswith("data:image/png;base64,") for frame in sent["video"])
+    usage = answer.usage_metadata
+    assert usage is not None
+    assert usage.get("input_token_details", {}).get("video", 0) > 0
+    url_video = {"type": "video_url", "video_url": {"url": "https://example.com/clip.mp4"}}
+    _llm(emulator).invoke([_ask(url_video, text="What happens?")])
+    assert emulator.requests[-1]["messages"][0]["content"][1] == url_video

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_tests.integration_tests import ChatModelIntegrationTests
-from langchain_tests.integration_tests import chat_models as standard_module
-
 from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
+from langchain_tests.integration_tests import ChatModelIntegrationTests
+from langchain_tests.integration_tests import chat_models as standard_module
 
 from langchain_qwen_vl import ChatQwenVL, QwenVLUnsupportedFeatureError
 from langchain_qwen_vl.emulator import EmulatorHandle
@@ -22,7 +21,7 @@ def _serve_standard_downloads_locally(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @tool
-def magic_function(input: int) -> int:  # noqa: A002 - the standard tests' signature
+def magic_function(input: int) -> int:
     """Apply a magic function to an input."""
     return input + 2
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import HumanMessage
-from PIL import Image
+from PIL import Image, ImageChops, ImageFilter
 
 from langchain_qwen_vl import _media_codec, media
 from langchain_qwen_vl.errors import QwenVLImageError, QwenVLInputError
@@ -217,6 +217,24 @@ def test_high_resolution_keeps_more_pixels() -> None:
     high = prepare_image(data, vl_high_resolution_images=True)
     assert not high.resized
     assert payload(high.url) == data
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [((2016, 1512), (1856, 1376)), ((1500, 1400), (1100, 1001)), ((4000, 3000), (1200, 900))],
+)
+def test_two_thread_resize_matches_a_whole_image_resize(
+    source: tuple[int, int], target: tuple[int, int]
+) -> None:
+    # Halves resized with box= sample the same source positions as one whole-image resize;
+    # only the order of Pillow's two passes (hence 8-bit rounding/clipping in between) may
+    # differ. A natural image (not raw noise, whose overshoots clip) must agree within 2.
+    image = noise(*source).filter(ImageFilter.GaussianBlur(1.5))
+    threaded = _media_codec._resize(image, target)
+    whole = image.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    assert threaded.size == target
+    extrema = ImageChops.difference(threaded, whole).getextrema()
+    assert max(high for _, high in extrema) <= 2  # type: ignore[misc]
 
 
 # --- sent unchanged within the cap ----------------------------------------------------------

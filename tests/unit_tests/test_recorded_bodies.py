@@ -134,3 +134,18 @@ def test_native_error_bodies_with_bom(recorded: Path) -> None:
     auth = error_from_response(401, (recorded / "native-error-401.json").read_bytes())
     assert isinstance(auth, QwenVLAuthenticationError)
     assert auth.code == "InvalidApiKey"
+
+
+def test_thinking_only_when_streaming_gets_a_fix_in_the_message() -> None:
+    # The wording some Qwen models answer with (spec §1b, "uncertain" for this model).
+    body = {
+        "error": {
+            "code": "invalid_parameter_error",
+            "type": "invalid_request_error",
+            "message": "<400> InternalError.Algo.InvalidParameter: parameter.enable_thinking "
+            "must be set to false for non-streaming calls",
+        }
+    }
+    error = error_from_response(400, body)
+    assert isinstance(error, QwenVLBadRequestError)
+    assert "streaming=True" in str(error)

@@ -1,0 +1,451 @@
+"""The vision tool: lets any tool-calling agent — even one driven by a text-only LLM — look at
+images through a vision chat model (normally :class:`~langchain_qwen_vl.ChatQwenVL`).
+
+Safety model, in one paragraph: the arguments come from an LLM, and an LLM can be talked into
+anything by text it reads (prompt injection). So the tool never reads a local file outside the
+directories its owner allowed (``allowed_dirs``, empty by default: URLs only), and it refuses
+such a path with the same message whether or not the file exists. A path must be inside an
+allowed directory both as written (``..`` folded, no file system access) and once every
+symlink is resolved; the file is then opened without following a final symlink and, on Linux,
+the opened file's real path is checked again. Refusals and model errors come back to the agent
+as a ``ToolMessage`` with ``status="error"``, never as an exception that ends the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import re
+import stat
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langchain_core.exceptions import ModelError
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.tools import ArgsSchema, BaseTool, ToolException
+from langchain_core.tools.base import ToolExceptionHandlerOutput
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic.v1 import ValidationError as ValidationErrorV1
+from typing_extensions import Self, TypedDict
+
+__all__ = ["QwenVLTool", "QwenVLToolInput", "VisionToolArtifact"]
+
+_DESCRIPTION = (
+    "Look at one or more images and answer a question about them. You cannot see images "
+    "yourself: use this tool whenever the answer depends on what an image shows (objects, "
+    "text, numbers in a chart, colours, layout) and you have the image's URL or file path. "
+    "Pass `image` for one image or `images` for several looked at together — exactly one of "
+    "the two — and a self-contained `question`: the tool sees only the images and the "
+    "question, not this conversation."
+)
+_NO_FILES_NOTE = " Images must be http(s) URLs or data: URIs; local files are not available."
+_FILES_NOTE = (
+    " Images may be http(s) URLs, data: URIs, or paths of local files in the directories this "
+    "application allows."
+)
+_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_SHOWN_CHARS = 120
+_DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+class QwenVLToolInput(BaseModel):
+    """The arguments the calling LLM gives: ``image`` or ``images`` (exactly one), ``question``.
+
+    Example:
+        >>> QwenVLToolInput(image="https://example.com/cat.jpg", question="What animal?").image
+        'https://example.com/cat.jpg'
+    """
+
+    image: str | None = Field(
+        default=None,
+        min_length=1,
+        description="One image: an http(s) URL, a data: URI, or a local file path.",
+    )
+    images: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Several images looked at together (same forms as `image`). Use instead "
+        "of `image`, never together with it.",
+    )
+    question: str = Field(
+        min_length=1,
+        description="What to find out about the image(s). Self-contained: the tool does not "
+        "see the conversation.",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_image_argument(self) -> Self:
+        if (self.image is None) == (self.images is None):
+            raise ValueError(
+                "give exactly one of `image` (one URL or path) or `images` (a list of them)"
+            )
+        if self.images is not None and any(not item.strip() for item in self.images):
+            raise ValueError("`images` holds an empty string; give a URL or path for each image")
+        return self
+
+
+class VisionToolArtifact(TypedDict):
+    """The artifact of a ``response_format="content_and_artifact"`` call (not shown to the LLM).
+
+    ``sources`` lists what was sent, one entry per image: the URL, the resolved path of a local
+    file, or ``data:<mime>;… (N chars)`` for a data URI.
+    """
+
+    model_name: str | None
+    usage_metadata: UsageMetadata | None
+    reasoning: str | None
+    finish_reason: str | None
+    sources: list[str]
+
+
+def _format_validation_error(error: ValidationError | ValidationErrorV1) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"])
+        message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
+    return "Invalid arguments: " + "; ".join(problems) + "."
+
+
+def _shown(reference: str) -> str:
+    """A reference as quoted back in messages: short, and never a whole data URI."""
+    if reference[:5].lower() == "data:":
+        head = reference.split(",", 1)[0][:60]
+        return f"{head},… ({len(reference):,} chars)"
+    return repr(reference if len(reference) <= _SHOWN_CHARS else reference[:_SHOWN_CHARS] + "…")
+
+
+# --- where an image reference points, and whether the tool may read it ----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _AllowedDir:
+    lexical: Path  # absolute, `..` folded, symlinks kept: what users write
+    resolved: Path  # every symlink resolved: where the files really are
+
+
+def _is_inside(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path.is_relative_to(root) for root in roots)
+
+
+def _allowed_path(text: str, allowed: Sequence[_AllowedDir]) -> Path | None:
+    """The resolved path of ``text`` if it lies inside an allowed directory, else None.
+
+    Checked twice: as written (absolute, ``..`` folded — no file system access, so nothing about
+    paths outside is ever probed) and after resolving every symlink.
+    """
+    if not allowed or "\x00" in text:
+        return None
+    lexical = Path(os.path.abspath(text))
+    if not _is_inside(lexical, [d.lexical for d in allowed] + [d.resolved for d in allowed]):
+        return None
+    try:
+        resolved = Path(text).resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, or an unusable path
+        return None
+    return resolved if _is_inside(resolved, [d.resolved for d in allowed]) else None
+
+
+def _opened_path(fd: int) -> Path | None:
+    """The real path of an open file, where the OS tells it (Linux ``/proc``), else None."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        return None
+
+
+def _file_problem(label: str, error: OSError) -> ToolException:
+    reasons = {
+        "ENOENT": "no such file",
+        "EISDIR": "is a directory, not an image file",
+        "EACCES": "permission denied",
+        "ELOOP": "is a symbolic link that cannot be followed",
+    }
+    reason = reasons.get(errno.errorcode.get(error.errno or 0, ""), error.strerror or str(error))
+    return ToolException(f"Could not read {label}: {reason}.")
+
+
+def _read_allowed_file(
+    path: Path, label: str, allowed: Sequence[_AllowedDir], max_bytes: int
+) -> bytes:
+    """Read an image file already known to be inside ``allowed`` (see the module docstring)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        raise _file_problem(label, error) from None
+    try:
+        info = os.fstat(fd)
+        real = _opened_path(fd)
+        if real is not None and not _is_inside(real, [d.resolved for d in allowed]):
+            # Something in the path was swapped for a symlink after the check.
+            raise ToolException(f"Refused: {label} changed while it was being opened.")
+        if stat.S_ISDIR(info.st_mode):
+            raise ToolException(f"Could not read {label}: is a directory, not an image file.")
+        if not stat.S_ISREG(info.st_mode):
+            raise ToolException(f"Could not read {label}: not a regular file.")
+        if info.st_size > max_bytes:
+            raise ToolException(
+                f"Could not read {label}: {info.st_size:,} bytes, over this tool's limit of "
+                f"{max_bytes:,} bytes."
+            )
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise _file_problem(label, error) from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ToolException(
+            f"Could not read {label}: over this tool's limit of {max_bytes:,} bytes."
+        )
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    message: HumanMessage
+    sources: list[str]
+
+
+# --- the tool ------------------------------------------------------------------------------
+
+
+class QwenVLTool(BaseTool):
+    """A tool that answers questions about images with a vision chat model.
+
+    Give it to any tool-calling agent; the calling LLM passes ``image`` (one URL or path) or
+    ``images`` (a list), and a ``question``; the tool returns the vision model's answer text.
+
+    Key init args:
+        llm: the vision chat model, normally ``ChatQwenVL(...)`` (any LangChain chat model that
+            takes standard image blocks works). Its own settings (``max_pixels``,
+            ``enable_thinking``, ``max_retries`` …) apply to every call.
+        allowed_dirs: directories whose files the tool may read (default: none — URLs only).
+            Paths are checked after resolving ``..`` and symlinks; anything outside is refused.
+            Relative paths given by the agent are taken from the current working directory.
+        response_format: ``"content"`` (default) or ``"content_and_artifact"``, whose artifact
+            (:class:`VisionToolArtifact`) carries ``usage_metadata``, ``reasoning`` (when the
+            model thinks), ``model_name``, ``finish_reason`` and the ``sources`` sent.
+        max_images: most images in one call (default 8).
+        max_file_bytes: largest local file read (default 64 MiB).
+
+    Image references: http(s) URLs are passed to the model as they are (with ChatQwenVL the
+    service downloads them; this tool makes no request of its own). ``data:`` URIs are
+    accepted — they carry their bytes and open no file. ``file://`` URLs and plain paths go
+    through the ``allowed_dirs`` check. Other URL schemes are refused.
+
+    Errors: a refused path, an unreadable file, bad arguments, and any model error (a rate
+    limit after the model's retries, a moderation refusal, a bad image — every
+    ``langchain_core.exceptions.ModelError``, so every ``QwenVLError``) come back as tool
+    output. Invoked with a tool call (as agents do), that is a ``ToolMessage`` with
+    ``status="error"`` whose content says what went wrong; invoked with plain arguments, it is
+    that text. A refusal reads the same whether or not the file exists.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_qwen_vl import ChatQwenVL, QwenVLTool
+
+            look = QwenVLTool(llm=ChatQwenVL(), allowed_dirs=["examples/assets"])
+            look.invoke({"image": "examples/assets/scene.jpg", "question": "What shape?"})
+    """
+
+    name: str = "look_at_image"
+    description: str = _DESCRIPTION
+    args_schema: ArgsSchema | None = QwenVLToolInput
+    handle_tool_error: bool | str | Callable[[ToolException], ToolExceptionHandlerOutput] | None = (
+        True
+    )
+    handle_validation_error: (
+        bool | str | Callable[[ValidationError | ValidationErrorV1], str] | None
+    ) = _format_validation_error
+
+    llm: BaseChatModel
+    """The vision chat model that answers (normally ``ChatQwenVL``)."""
+    allowed_dirs: tuple[Path, ...] = ()
+    """Directories whose files may be read (absolute; symlinks in them resolved at each call)."""
+    max_images: int = Field(default=8, ge=1)
+    """Most images accepted in one call."""
+    max_file_bytes: int = Field(default=_DEFAULT_MAX_FILE_BYTES, ge=1)
+    """Largest local file read."""
+
+    @field_validator("allowed_dirs", mode="before")
+    @classmethod
+    def _resolve_allowed_dirs(cls, value: Any) -> tuple[Path, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, (str, os.PathLike)):
+            value = [value]
+        dirs: list[Path] = []
+        for index, item in enumerate(value):
+            if not isinstance(item, (str, os.PathLike)) or not os.fspath(item):
+                raise ValueError(f"allowed_dirs[{index}]: {item!r} is not a directory path")
+            written = Path(os.path.abspath(Path(item).expanduser()))
+            try:
+                resolved = written.resolve(strict=True)
+            except (OSError, RuntimeError) as error:
+                raise ValueError(
+                    f"allowed_dirs[{index}]: {os.fspath(item)!r} does not exist ({error})"
+                ) from None
+            if not resolved.is_dir():
+                raise ValueError(f"allowed_dirs[{index}]: {os.fspath(item)!r} is not a directory")
+            dirs.append(written)
+        return tuple(dirs)
+
+    @model_validator(mode="after")
+    def _describe_file_access(self) -> Self:
+        if "description" not in self.model_fields_set:
+            self.description = _DESCRIPTION + (_FILES_NOTE if self.allowed_dirs else _NO_FILES_NOTE)
+        return self
+
+    # --- building the request (no model call) ----------------------------------------------
+
+    def _allowed(self) -> list[_AllowedDir]:
+        # Keep the written form too: a directory configured through a symlink (/tmp on macOS)
+        # is how users and agents write its paths.
+        return [_AllowedDir(d, d.resolve()) for d in self.allowed_dirs]
+
+    def _refusal(self, label: str) -> ToolException:
+        if not self.allowed_dirs:
+            return ToolException(
+                f"Refused: {label} is a local file, and this tool reads no local files. Pass an "
+                "http(s) URL or a data: URI instead."
+            )
+        return ToolException(
+            f"Refused: {label} is outside the directories this tool may read. Pass an http(s) "
+            "URL, a data: URI, or a file inside the allowed directories."
+        )
+
+    def _image_block(self, reference: str, label: str) -> tuple[dict[str, Any], str]:
+        """The content block for one image reference and how it is listed in ``sources``."""
+        text = reference.strip()
+        lowered = text[:8].lower()
+        if lowered.startswith(("http://", "https://")):
+            if not urllib.parse.urlsplit(text).netloc:
+                raise ToolException(f"{label} is not a valid URL: it has no host.")
+            return {"type": "image", "url": text}, text
+        if lowered.startswith("data:"):
+            return {"type": "image", "url": text}, _shown(text)
+        path_text = text
+        scheme = _URL_SCHEME.match(text)
+        if lowered.startswith("file:"):
+            parts = urllib.parse.urlsplit(text)
+            if parts.netloc not in ("", "localhost"):
+                raise self._refusal(label)
+            path_text = urllib.parse.unquote(parts.path)
+        elif scheme is not None and len(scheme.group(1)) > 1 and "://" in text[:40]:
+            raise ToolException(
+                f"{label} uses an unsupported URL scheme ({scheme.group(1)}:) — pass an "
+                "http(s) URL, a data: URI or a local file path."
+            )
+        allowed = self._allowed()
+        path = _allowed_path(path_text, allowed)
+        if path is None:
+            raise self._refusal(label)
+        data = _read_allowed_file(path, label, allowed, self.max_file_bytes)
+        from langchain_qwen_vl.media import image_block
+
+        try:
+            block = image_block(data)
+        except ValueError as error:  # QwenVLImageError: not an image, empty, bad size
+            detail = str(error).split(": ", 1)[-1].replace("image bytes", "the file", 1)
+            raise ToolException(f"Could not use {label}: {detail}") from None
+        return block, str(path)
+
+    def _prepare(self, question: str, image: str | None, images: list[str] | None) -> _Prepared:
+        if images is not None:
+            references = list(images)
+            labels = [f"images[{i}] {_shown(ref)}" for i, ref in enumerate(references)]
+        elif image is not None:
+            references, labels = [image], [f"image {_shown(image)}"]
+        else:  # the args schema rules this out; direct _run calls may not go through it
+            raise ToolException("Invalid arguments: give `image` or `images`.")
+        if len(references) > self.max_images:
+            raise ToolException(
+                f"Too many images: {len(references)} given, this tool takes at most "
+                f"{self.max_images} in one call — ask about fewer at a time."
+            )
+        blocks: list[dict[str, Any]] = []
+        sources: list[str] = []
+        for reference, label in zip(references, labels, strict=True):
+            block, source = self._image_block(reference, label)
+            blocks.append(block)
+            sources.append(source)
+        content: list[str | dict[str, Any]] = [*blocks, {"type": "text", "text": question}]
+        return _Prepared(HumanMessage(content=content), sources)
+
+    # --- the answer ------------------------------------------------------------------------
+
+    def _model_failure(self, error: ModelError) -> ToolException:
+        hint = (
+            " This may be temporary; you can try again later or go on without the image."
+            if error.is_retryable
+            else ""
+        )
+        return ToolException(f"The vision model failed ({type(error).__name__}): {error}{hint}")
+
+    def _output(
+        self, answer: BaseMessage, prepared: _Prepared
+    ) -> str | tuple[str, VisionToolArtifact]:
+        text = answer.text.strip()
+        metadata = answer.response_metadata
+        finish_reason = metadata.get("finish_reason")
+        if not text:
+            raise ToolException(
+                f"The vision model returned no text (finish_reason={finish_reason!r}); try a "
+                "shorter or clearer question."
+            )
+        if self.response_format != "content_and_artifact":
+            return text
+        usage = answer.usage_metadata if isinstance(answer, AIMessage) else None
+        artifact: VisionToolArtifact = {
+            "model_name": metadata.get("model_name") or metadata.get("model"),
+            "usage_metadata": usage,
+            "reasoning": _reasoning_of(answer),
+            "finish_reason": finish_reason,
+            "sources": prepared.sources,
+        }
+        return text, artifact
+
+    def _run(
+        self, question: str, image: str | None = None, images: list[str] | None = None
+    ) -> str | tuple[str, VisionToolArtifact]:
+        prepared = self._prepare(question, image, images)
+        try:
+            answer = self.llm.invoke([prepared.message])
+        except ModelError as error:
+            raise self._model_failure(error) from error
+        return self._output(answer, prepared)
+
+    async def _arun(
+        self, question: str, image: str | None = None, images: list[str] | None = None
+    ) -> str | tuple[str, VisionToolArtifact]:
+        # Reading files blocks: keep it off the event loop.
+        prepared = await asyncio.to_thread(self._prepare, question, image, images)
+        try:
+            answer = await self.llm.ainvoke([prepared.message])
+        except ModelError as error:
+            raise self._model_failure(error) from error
+        return self._output(answer, prepared)
+
+
+def _reasoning_of(message: BaseMessage) -> str | None:
+    """The model's reasoning text, from ``reasoning_content`` or standard reasoning blocks."""
+    reasoning = message.additional_kwargs.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning:
+        return reasoning
+    parts = [
+        str(block.get("reasoning") or "")
+        for block in message.content_blocks
+        if block.get("type") == "reasoning"
+    ]
+    joined = "".join(parts)
+    return joined or None
