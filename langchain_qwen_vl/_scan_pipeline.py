@@ -1,12 +1,17 @@
 """The async page pipeline behind the scan loader, and the bridge that drives it from sync code.
 
 Per page: cache lookup -> render (the one PDFium thread) -> encode (a worker thread) -> token
-budget and rate limiter -> ``llm.ainvoke`` -> cache write. Pages enter the pipeline in order
-and each takes one of ``max_concurrency`` slots *before it is rendered*; the slot is given back
-only when the page's Document has been handed to the caller. So at most ``max_concurrency``
-pages exist at any time (rendered, in flight, or finished but waiting for an earlier page):
-memory is bounded and rendering never runs further ahead of the API than the window, while
-Documents still come out in page order.
+budget and rate limiter -> ``llm.ainvoke`` -> cache write. Pages enter the pipeline in order,
+under two limits:
+
+- ``max_concurrency`` pages between "rendering starts" and "answer received": so at most that
+  many page images exist, and rendering never runs further ahead of the API than the window;
+- ``REORDER_FACTOR x max_concurrency`` pages between "entered" and "handed to the caller": a
+  finished page (a few KB of text) may wait for a slower earlier page without stalling the
+  requests behind it (no head-of-line blocking), yet a stuck page cannot make the buffer grow
+  without bound.
+
+Documents come out in file and page order.
 
 Sync callers get the same pipeline through :func:`iterate_in_background_loop`: an event loop
 in a private thread runs it, and each Document crosses over through a queue with a hand-back
@@ -63,6 +68,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("langchain_qwen_vl.document_loaders")
+#: Finished pages may wait for an earlier page up to this many times ``max_concurrency``.
+REORDER_FACTOR = 4
 T = TypeVar("T")
 _FENCE = re.compile(r"\A\s*```[A-Za-z]*[ \t]*\n(?P<body>.*?)\n?```\s*\Z", re.DOTALL)
 
@@ -358,7 +365,8 @@ async def run_pipeline(
 ) -> AsyncGenerator[Document, None]:
     """Transcribe every page of ``blobs``, yielding Documents in file and page order."""
     loop = asyncio.get_running_loop()
-    slots = asyncio.Semaphore(config.max_concurrency)
+    inflight = asyncio.Semaphore(config.max_concurrency)
+    slots = asyncio.Semaphore(REORDER_FACTOR * config.max_concurrency)
     order: asyncio.Queue[asyncio.Future[_PageResult] | None] = asyncio.Queue()
     tasks: set[asyncio.Future[_PageResult]] = set()
     budget = TokenBudget(config.max_tokens_per_minute) if config.max_tokens_per_minute else None
@@ -413,6 +421,7 @@ async def run_pipeline(
                                 done(_PageResult(file, page, Document(entry.text, metadata=meta)))
                             )
                             continue
+                    await inflight.acquire()
                     # Submitted here, not inside the task, so the PDFium thread sees the loads
                     # of a file in page order and always before that file's close().
                     rendering = loop.run_in_executor(
@@ -423,6 +432,7 @@ async def run_pipeline(
                     )
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
+                    task.add_done_callback(lambda _: inflight.release())
                     await order.put(task)
             finally:
                 pdfium_executor().submit(source.close)

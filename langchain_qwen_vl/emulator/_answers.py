@@ -342,6 +342,31 @@ def structured_facts(images: Sequence[ImageFacts], answer: str | None = None) ->
     return facts
 
 
+_QUOTED_KEY = re.compile(r"[\"'`“‘]([A-Za-z_][\w-]{0,63})[\"'`”’]")
+
+
+def json_object_value(prompt: str, answer: str) -> dict[str, Any]:
+    """The object for ``response_format: json_object``.
+
+    Keys quoted in the prompt ("… JSON with 'setup' and 'punchline' keys") become string
+    fields filled from the prompt; without quoted keys the object is ``{"answer": answer}``.
+
+    Example:
+        >>> json_object_value("A joke about cats as JSON with 'setup' and 'punchline' keys", "")
+        {'setup': 'cats', 'punchline': 'emulated punchline'}
+    """
+    keys = list(dict.fromkeys(_QUOTED_KEY.findall(prompt)))
+    if not keys:
+        return {"answer": answer}
+    schema = {
+        "type": "object",
+        "properties": {key: {"type": "string"} for key in keys},
+        "required": keys,
+    }
+    value = value_for_schema(schema, text=prompt, exclude=keys)
+    return value if isinstance(value, dict) else {"answer": answer}
+
+
 def _content_for(
     request: ChatRequest, images: Sequence[ImageFacts], videos: Sequence[VideoFacts]
 ) -> str:
@@ -350,7 +375,7 @@ def _content_for(
     if fmt is None:
         return text
     if fmt.get("type") == "json_object":
-        return json.dumps({"answer": text}, ensure_ascii=False)
+        return json.dumps(json_object_value(request.last_user_text, text), ensure_ascii=False)
     spec = fmt.get("json_schema")
     schema = spec.get("schema", {}) if isinstance(spec, Mapping) else {}
     value = value_for_schema(

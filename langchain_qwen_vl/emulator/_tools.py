@@ -14,6 +14,8 @@ When a tool is called:
 - the conversation ends with a tool result → never (the answer reports the result);
 - the last user message mentions tools by name → the first one, or all of them in order of
   mention with ``parallel_tool_calls: true``;
+- otherwise, the same with tools whose name's topic words all appear in the last user message
+  (``get_weather`` for "What is the weather in Paris?"; see :func:`topical_tools`);
 - the last user message asks to "use the tool" / "use a tool" / "using the tool" / "call the
   tool" and there is exactly one tool → that tool.
 """
@@ -34,8 +36,7 @@ _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w])")
 _QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|‘([^’]+)’|(?<!\w)'([^']+)'(?!\w)")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
 _AFTER_PREPOSITION = re.compile(
-    r"\b(?:in|for|of|about)\s+(?:the\s+|a\s+|an\s+)?([^\W\d][\w-]*(?:\s+[A-Z][\w-]*)*)",
-    re.IGNORECASE,
+    r"\b(?i:in|for|of|about)\s+(?i:the\s+|a\s+|an\s+)?([^\W\d][\w-]*(?:\s+[A-Z][\w-]*)*)"
 )
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s)\s*$")
 _USE_A_TOOL = re.compile(
@@ -50,6 +51,12 @@ _STOPWORD_TEXT = (
     "photo json answer call tool function value"
 )
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# Words of a tool name that say nothing about its topic ("get_weather" is about weather).
+_GENERIC_NAME_TEXT = (
+    "get set fetch find lookup look up search query run do make call use tool function "
+    "retrieve read list compute calculate check the a of for by"
+)
+_GENERIC_NAME_WORDS = frozenset(_GENERIC_NAME_TEXT.split())
 _FORMAT_PLACEHOLDERS = {
     "date": "2026-01-22",
     "date-time": "2026-01-22T00:00:00Z",
@@ -312,7 +319,11 @@ def _array(
 
 
 def value_for_schema(
-    schema: Mapping[str, Any], *, text: str, facts: Mapping[str, Any] | None = None
+    schema: Mapping[str, Any],
+    *,
+    text: str,
+    facts: Mapping[str, Any] | None = None,
+    exclude: Collection[str] = (),
 ) -> Any:
     """A value valid for ``schema``, filled from ``text`` and ``facts`` (keyed by field name).
 
@@ -320,6 +331,7 @@ def value_for_schema(
     ``maxItems``, ``enum``, ``const``, ``anyOf``/``oneOf``/``allOf``, ``$ref`` into ``$defs`` or
     ``definitions``, ``minimum``/``maximum`` (also exclusive), ``minLength``/``maxLength`` and
     common string ``format`` values. ``pattern`` and ``multipleOf`` are not honoured.
+    ``exclude`` lists phrases never used as values.
 
     Example:
         >>> value_for_schema({"type": "object", "properties": {"city": {"type": "string"},
@@ -327,7 +339,7 @@ def value_for_schema(
         ...     text="Weather in Paris for 3 days")
         {'city': 'Paris', 'days': 3}
     """
-    return _value(schema, "", PromptValues(text), facts or {}, schema, 0)
+    return _value(schema, "", PromptValues(text, exclude=exclude), facts or {}, schema, 0)
 
 
 def build_arguments(
@@ -373,6 +385,34 @@ def mentioned_tools(text: str, names: Sequence[str]) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
+def _significant_words(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    words = [w.lower() for w in re.split(r"[_\-\s]+", spaced) if w]
+    return [w for w in words if w not in _GENERIC_NAME_WORDS and not w.isdigit()]
+
+
+def topical_tools(text: str, names: Sequence[str]) -> list[str]:
+    """Tools whose name's significant words all appear in ``text``, in order of mention.
+
+    Generic verbs (``get``, ``fetch``, ``lookup`` …) do not count, so ``get_weather`` is
+    topical for "What is the weather in Paris?".
+
+    Example:
+        >>> topical_tools("What is the weather in Paris?", ["get_weather", "get_time"])
+        ['get_weather']
+    """
+    found: list[tuple[int, str]] = []
+    for name in names:
+        words = _significant_words(name)
+        positions = [
+            re.search(rf"(?<![\w]){re.escape(word)}s?(?![\w])", text, re.IGNORECASE)
+            for word in words
+        ]
+        if words and all(positions):
+            found.append((min(p.start() for p in positions if p), name))
+    return [name for _, name in sorted(found)]
+
+
 def tools_to_call(request: ChatRequest) -> list[Mapping[str, Any]]:
     """The ``function`` objects of the tools this request makes the emulated model call."""
     if not request.tools or request.tool_choice == "none" or request.tool_results:
@@ -381,7 +421,7 @@ def tools_to_call(request: ChatRequest) -> list[Mapping[str, Any]]:
     if request.forced_tool is not None:
         return [by_name[request.forced_tool]]
     text = request.last_user_text
-    names = mentioned_tools(text, list(by_name))
+    names = mentioned_tools(text, list(by_name)) or topical_tools(text, list(by_name))
     if names:
         return [by_name[n] for n in (names if request.parallel_tool_calls else names[:1])]
     if len(by_name) == 1 and _USE_A_TOOL.search(text):

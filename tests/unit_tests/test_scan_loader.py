@@ -94,6 +94,26 @@ async def test_rendering_runs_ahead_by_at_most_the_window(
     assert sorted(loads) == list(range(12))
 
 
+async def test_a_stuck_page_does_not_block_the_others_nor_grow_the_buffer(
+    tmp_path: Path,
+) -> None:
+    """Finished pages wait for page 0 in a bounded reorder buffer (4 x max_concurrency)."""
+    pdf = sized_pdf(tmp_path / "thirty.pdf", 30)
+    gate = asyncio.Event()
+    llm = RecordingChat().configure(gate=gate, gate_for=lambda w: page_of(w) == 0)
+    loader = QwenVLScanLoader(pdf, llm=llm, max_concurrency=2)
+    consumer = asyncio.ensure_future(loader.aload())
+    for _ in range(300):
+        await asyncio.sleep(0.01)
+        if len(llm.calls) >= 8:
+            break
+    await asyncio.sleep(0.2)
+    assert len(llm.calls) == 8  # page 0 stuck, pages 1-7 done; no more until page 0 is out
+    gate.set()
+    docs = await asyncio.wait_for(consumer, 10)
+    assert [d.metadata["page"] for d in docs] == list(range(30))
+
+
 def test_sync_lazy_load_streams_in_order_from_plain_code(pdf12: Path) -> None:
     llm = RecordingChat(jitter=0.03)
     loader = QwenVLScanLoader(pdf12, llm=llm, max_concurrency=5)

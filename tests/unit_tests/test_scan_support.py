@@ -131,6 +131,7 @@ class RecordingChat(BaseChatModel):
     _delay_for: Callable[[int], float] | None = PrivateAttr(default=None)
     _fail_for: Callable[[int], bool] | None = PrivateAttr(default=None)
     _gate: asyncio.Event | None = PrivateAttr(default=None)
+    _gate_for: Callable[[int], bool] | None = PrivateAttr(default=None)
 
     def configure(
         self,
@@ -138,8 +139,12 @@ class RecordingChat(BaseChatModel):
         delay_for: Callable[[int], float] | None = None,
         fail_for: Callable[[int], bool] | None = None,
         gate: asyncio.Event | None = None,
+        gate_for: Callable[[int], bool] | None = None,
     ) -> RecordingChat:
+        """Per-page latency and failures (by image width); ``gate`` holds requests (those
+        ``gate_for`` selects, or all) until it is set."""
         self._delay_for, self._fail_for, self._gate = delay_for, fail_for, gate
+        self._gate_for = gate_for
         return self
 
     @property
@@ -176,7 +181,7 @@ class RecordingChat(BaseChatModel):
                     "bytes": len(data),
                 }
             )
-            if self._gate is not None:
+            if self._gate is not None and (self._gate_for is None or self._gate_for(image.width)):
                 await self._gate.wait()
             delay = self._delay_for(image.width) if self._delay_for else self.delay
             await asyncio.sleep(delay + random.random() * self.jitter)
