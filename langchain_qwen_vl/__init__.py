@@ -1,52 +1,69 @@
 """LangChain integration for Alibaba's Qwen3-VL-Flash vision-language model.
 
-Public names only; see each module for details.
+Public names only. Like ``langchain_core.language_models``, names are imported on first use:
+``import langchain_qwen_vl`` is cheap, and ``from langchain_qwen_vl import ChatQwenVL`` loads
+the chat model (and langchain-core's) machinery; optional extras (pypdfium2, tqdm, the
+emulator's server stack) are needed only by those who use them.
 """
+
+from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from langchain_qwen_vl.chat_models import ChatQwenVL
-from langchain_qwen_vl.errors import (
-    QwenVLAPIStatusError,
-    QwenVLAuthenticationError,
-    QwenVLBadRequestError,
-    QwenVLConnectionError,
-    QwenVLContentModerationError,
-    QwenVLContextOverflowError,
-    QwenVLError,
-    QwenVLImageError,
-    QwenVLInputError,
-    QwenVLNotFoundError,
-    QwenVLPermissionDeniedError,
-    QwenVLRateLimitError,
-    QwenVLServerError,
-    QwenVLStreamError,
-    QwenVLTimeoutError,
-    QwenVLUnsupportedFeatureError,
-)
-from langchain_qwen_vl.media import estimate_image_tokens, image_block
-
 if TYPE_CHECKING:
+    from langchain_qwen_vl.chat_models import ChatQwenVL
     from langchain_qwen_vl.document_loaders import QwenVLScanLoader, QwenVLScanParser
+    from langchain_qwen_vl.errors import (
+        QwenVLAPIStatusError,
+        QwenVLAuthenticationError,
+        QwenVLBadRequestError,
+        QwenVLConnectionError,
+        QwenVLContentModerationError,
+        QwenVLContextOverflowError,
+        QwenVLError,
+        QwenVLImageError,
+        QwenVLInputError,
+        QwenVLNotFoundError,
+        QwenVLPermissionDeniedError,
+        QwenVLRateLimitError,
+        QwenVLServerError,
+        QwenVLStreamError,
+        QwenVLTimeoutError,
+        QwenVLUnsupportedFeatureError,
+    )
+    from langchain_qwen_vl.media import estimate_image_tokens, image_block
     from langchain_qwen_vl.tools import QwenVLTool
 
 __version__ = "0.1.0"
 
-# Imported on first use, so that `import langchain_qwen_vl` stays fast and optional extras
-# (pypdfium2, tqdm) are needed only by those who use them.
-_LAZY = {
+_ERRORS = (
+    "QwenVLAPIStatusError",
+    "QwenVLAuthenticationError",
+    "QwenVLBadRequestError",
+    "QwenVLConnectionError",
+    "QwenVLContentModerationError",
+    "QwenVLContextOverflowError",
+    "QwenVLError",
+    "QwenVLImageError",
+    "QwenVLInputError",
+    "QwenVLNotFoundError",
+    "QwenVLPermissionDeniedError",
+    "QwenVLRateLimitError",
+    "QwenVLServerError",
+    "QwenVLStreamError",
+    "QwenVLTimeoutError",
+    "QwenVLUnsupportedFeatureError",
+)
+_MODULE_OF: dict[str, str] = {
+    "ChatQwenVL": "langchain_qwen_vl.chat_models",
     "QwenVLTool": "langchain_qwen_vl.tools",
     "QwenVLScanLoader": "langchain_qwen_vl.document_loaders",
     "QwenVLScanParser": "langchain_qwen_vl.document_loaders",
+    "estimate_image_tokens": "langchain_qwen_vl.media",
+    "image_block": "langchain_qwen_vl.media",
+    **dict.fromkeys(_ERRORS, "langchain_qwen_vl.errors"),
 }
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'langchain_qwen_vl' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
 
 __all__ = [
     "ChatQwenVL",
@@ -73,3 +90,16 @@ __all__ = [
     "estimate_image_tokens",
     "image_block",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'langchain_qwen_vl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

@@ -29,7 +29,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from langchain_qwen_vl._scan_render import QwenVLScanInputError, RawPage, RenderSettings
+from langchain_qwen_vl._scan_errors import QwenVLScanInputError
+from langchain_qwen_vl._scan_render import RawPage, RenderSettings
 from langchain_qwen_vl.media import resized_dimensions
 
 if TYPE_CHECKING:
@@ -200,11 +201,12 @@ def encode_page(raw: RawPage, settings: RenderSettings, *, name: str) -> Encoded
     elif image.size != (raw.width, raw.height) and raw.jpeg is not None:
         how += "+resized"
     _check_size(image.width, image.height, name, raw.index)
-    if is_blank(image if image.mode != "1" else image.convert("L")):
+    # One thumbnail serves both checks: reducing once is cheaper than converting the page.
+    thumb = _thumbnail(image if image.mode != "1" else image.convert("L"))
+    if is_blank(thumb):
         raise _blank(name, raw.index)
-
     if image.mode == "RGB" and (
-        settings.grayscale is True or (settings.grayscale == "auto" and not is_colour(image))
+        settings.grayscale is True or (settings.grayscale == "auto" and not is_colour(thumb))
     ):
         image = image.convert("L")
     buffer = io.BytesIO()

@@ -62,6 +62,7 @@ class TokenBudget:
         self._sleep = sleep
         self._updated = clock()
         self._lock: asyncio.Lock | None = None
+        self._settled: asyncio.Event | None = None
         #: Seconds spent waiting for the budget, summed over all acquisitions.
         self.waited_s = 0.0
 
@@ -88,11 +89,22 @@ class TokenBudget:
             while self._level < need - 1e-6:
                 delay = max((need - self._level) / self.rate, 1e-3)
                 started = self._clock()
-                await self._sleep(delay)
+                await self._wait(delay)
                 self.waited_s += max(0.0, self._clock() - started)
                 self._refill()
             self._level -= max(tokens, 0)
         return Reservation(max(tokens, 0))
+
+    async def _wait(self, delay: float) -> None:
+        """Sleep ``delay`` seconds, or less if a settlement gives tokens back meanwhile."""
+        self._settled = asyncio.Event()
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        settled = asyncio.ensure_future(self._settled.wait())
+        try:
+            await asyncio.wait({sleeper, settled}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            settled.cancel()
 
     def settle(self, reservation: Reservation, used: int | None) -> None:
         """Replace a reservation by what was really billed (``None``: keep the reservation).
@@ -106,3 +118,5 @@ class TokenBudget:
             return
         self._refill()
         self._level = min(self.capacity, self._level + reservation.tokens - max(used, 0))
+        if self._settled is not None:
+            self._settled.set()

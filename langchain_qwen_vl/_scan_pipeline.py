@@ -23,16 +23,10 @@ loop (Jupyter), because the caller's loop is never touched.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib
 import logging
-import os
-import queue
 import re
-import sys
-import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -42,28 +36,23 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.rate_limiters import BaseRateLimiter
 from langchain_core.runnables import Runnable
 
-from langchain_qwen_vl._scan_cache import CachedPage, PageCache, file_sha256, page_cache_key
+from langchain_qwen_vl._scan_cache import CachedPage, PageCache, page_cache_key
 from langchain_qwen_vl._scan_encode import EncodedPage, encode_page
+from langchain_qwen_vl._scan_errors import QwenVLScanError, QwenVLScanInputError, ScanFailure
+from langchain_qwen_vl._scan_inputs import blob_name, hash_blob, open_blob
 from langchain_qwen_vl._scan_pacing import TokenBudget
 from langchain_qwen_vl._scan_render import (
-    QwenVLScanInputError,
     RawPage,
     RenderSettings,
     ScanSource,
-    open_source,
     pdfium_executor,
 )
-from langchain_qwen_vl.errors import QwenVLError
+from langchain_qwen_vl._scan_sync import Progress
 from langchain_qwen_vl.media import image_tokens_for_size
 
 __all__ = [
     "PipelineConfig",
-    "QwenVLScanError",
-    "ScanFailure",
     "ScanRunStats",
-    "blob_name",
-    "hash_blob",
-    "iterate_in_background_loop",
     "run_pipeline",
 ]
 
@@ -72,31 +61,6 @@ logger = logging.getLogger("langchain_qwen_vl.document_loaders")
 REORDER_FACTOR = 4
 T = TypeVar("T")
 _FENCE = re.compile(r"\A\s*```[A-Za-z]*[ \t]*\n(?P<body>.*?)\n?```\s*\Z", re.DOTALL)
-
-
-@dataclass(frozen=True, slots=True)
-class ScanFailure:
-    """One file or page that produced no text: where, and the exception."""
-
-    source: str
-    page: int | None
-    error: BaseException
-
-    def __str__(self) -> str:
-        return str(self.error)
-
-
-class QwenVLScanError(QwenVLError):
-    """Raised at the end of a run with ``on_error="raise"`` when files or pages failed.
-
-    Every other page was still processed (and cached); ``failures`` lists what failed.
-    """
-
-    def __init__(self, failures: list[ScanFailure]) -> None:
-        lines = "\n".join(f"  - {failure}" for failure in failures[:20])
-        more = f"\n  … and {len(failures) - 20} more" if len(failures) > 20 else ""
-        super().__init__(f"{len(failures)} scanned page(s) or file(s) failed:\n{lines}{more}")
-        self.failures = failures
 
 
 @dataclass(slots=True)
@@ -162,36 +126,10 @@ class _PageResult:
     tokens: int = 0
 
 
-def blob_name(blob: Blob, number: int) -> str:
-    """The ``source`` of a blob: its metadata source, its path, or ``blob-<n>``."""
-    source = blob.source
-    return str(source) if source else f"blob-{number}"
-
-
 def _strip_fence(text: str) -> str:
     """Models sometimes wrap the whole transcription in a code fence; drop that one fence."""
     match = _FENCE.match(text)
     return (match.group("body") if match else text).strip()
-
-
-def hash_blob(blob: Blob) -> str:
-    """SHA-256 of a blob's bytes (its file, read in chunks, when it has no data)."""
-    if blob.data is not None:
-        data = blob.data.encode(blob.encoding) if isinstance(blob.data, str) else blob.data
-        return file_sha256(data=data)
-    return file_sha256(blob.path)
-
-
-def _open_blob(blob: Blob, name: str, config: PipelineConfig) -> ScanSource:
-    data = blob.data.encode(blob.encoding) if isinstance(blob.data, str) else blob.data
-    path = None if data is not None else blob.path
-    return open_source(
-        name,
-        path=path,
-        data=data,
-        password=config.settings.pdf_password,
-        reopen_every=config.reopen_every,
-    )
 
 
 def _metadata(
@@ -226,31 +164,6 @@ def _error_document(failure: ScanFailure, total_pages: int) -> Document:
     meta["error"] = str(failure.error)
     meta["error_type"] = type(failure.error).__name__
     return Document(page_content="", metadata=meta)
-
-
-class _Progress:
-    """A tqdm bar (pages done / total, tokens so far), or nothing."""
-
-    def __init__(self, enabled: bool) -> None:
-        self._bar: Any = None
-        if enabled:
-            tqdm = importlib.import_module("tqdm").tqdm  # optional extra "progress", untyped
-            self._bar = tqdm(total=0, unit="page", desc="scans", dynamic_ncols=True)
-
-    def add_total(self, pages: int) -> None:
-        if self._bar is not None:
-            self._bar.total += pages
-            self._bar.refresh()
-
-    def advance(self, stats: ScanRunStats) -> None:
-        if self._bar is not None:
-            tokens = stats.input_tokens + stats.output_tokens
-            self._bar.set_postfix_str(f"{tokens:,} tokens", refresh=False)
-            self._bar.update(1)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
 
 
 async def _transcribe(
@@ -370,8 +283,12 @@ async def run_pipeline(
     order: asyncio.Queue[asyncio.Future[_PageResult] | None] = asyncio.Queue()
     tasks: set[asyncio.Future[_PageResult]] = set()
     budget = TokenBudget(config.max_tokens_per_minute) if config.max_tokens_per_minute else None
-    progress = _Progress(config.show_progress)
+    progress = Progress(config.show_progress)
     started_wall, started_cpu = time.perf_counter(), time.process_time()
+
+    def _open(blob: Blob, name: str) -> ScanSource:
+        password, every = config.settings.pdf_password, config.reopen_every
+        return open_blob(blob, name, password=password, reopen_every=every)
 
     def done(result: _PageResult) -> asyncio.Future[_PageResult]:
         future: asyncio.Future[_PageResult] = loop.create_future()
@@ -384,9 +301,7 @@ async def run_pipeline(
             stats.files += 1
             await slots.acquire()
             try:
-                source = await loop.run_in_executor(
-                    pdfium_executor(), _open_blob, blob, name, config
-                )
+                source = await loop.run_in_executor(pdfium_executor(), _open, blob, name)
                 file_hash = await asyncio.to_thread(hash_blob, blob) if config.cache else None
             except (QwenVLScanInputError, OSError) as exc:  # anything else is a bug: raise it
                 failure = ScanFailure(name, None, exc)
@@ -460,7 +375,7 @@ async def run_pipeline(
             slots.release()
             if result.page is not None:
                 stats.pages_done += 1
-                progress.advance(stats)
+                progress.advance(stats.input_tokens + stats.output_tokens)
             if result.failure is not None:
                 stats.pages_failed += 1 if result.page is not None else 0
                 failures.append(result.failure)
@@ -520,94 +435,3 @@ def _join(pages: list[Document], file: _FileContext, config: PipelineConfig) -> 
         meta["error"] = "; ".join(errors)
         meta["failed_pages"] = [d.metadata.get("page") for d in pages if "error" in d.metadata]
     return Document(config.page_separator.join(texts), metadata=meta)
-
-
-# --- sync bridge ------------------------------------------------------------------------------
-
-
-def iterate_in_background_loop(
-    make_iterator: Callable[[], AsyncIterator[T]],
-    *,
-    on_exit: Callable[[], Any] | None = None,
-) -> Iterator[T]:
-    """Drive an async iterator from sync code: its own event loop runs in a private thread.
-
-    Items are handed over one at a time (the producer waits for the consumer to take each),
-    exceptions are re-raised in the caller, and closing the generator (``break``, an
-    exception, Ctrl-C) cancels the async side and waits for its clean-up. ``on_exit`` is
-    awaited (if it returns an awaitable) on the loop before it closes, e.g. to close clients.
-    """
-    handoff: queue.Queue[tuple[str, Any]] = queue.Queue()
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    state: dict[str, Any] = {}
-
-    async def main() -> None:
-        credit = asyncio.Semaphore(0)
-        state["credit"] = credit
-        ready.set()
-        try:
-            iterator = make_iterator()
-            try:
-                async for item in iterator:
-                    handoff.put(("item", item))
-                    await credit.acquire()
-            finally:
-                aclose = getattr(iterator, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-        except asyncio.CancelledError:
-            handoff.put(("cancelled", None))
-        except BaseException as exc:
-            handoff.put(("error", exc))
-        else:
-            handoff.put(("done", None))
-        finally:
-            if on_exit is not None:
-                with contextlib.suppress(Exception):
-                    result = on_exit()
-                    if asyncio.iscoroutine(result):
-                        await result
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            state["task"] = loop.create_task(main())
-            with contextlib.suppress(asyncio.CancelledError):
-                loop.run_until_complete(state["task"])
-        finally:
-            ready.set()
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-
-    thread = threading.Thread(target=run, name="qwen-vl-scan-loop", daemon=True)
-    thread.start()
-    ready.wait()
-    finished = False
-    try:
-        while True:
-            kind, value = handoff.get()
-            if kind == "item":
-                loop.call_soon_threadsafe(state["credit"].release)
-                yield value
-            elif kind == "error":
-                finished = True
-                raise value
-            else:
-                finished = True
-                return
-    finally:
-        if not finished and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop closed in between
-                loop.call_soon_threadsafe(state["task"].cancel)
-        thread.join()
-
-
-def stderr_is_interactive() -> bool:
-    """Progress bars only on a terminal: not in CI logs, pipes or files."""
-    try:
-        return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
-    except (AttributeError, ValueError):
-        return False

@@ -26,14 +26,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from langchain_qwen_vl.errors import QwenVLInputError
+from langchain_qwen_vl._scan_errors import QwenVLScanInputError
 
 if TYPE_CHECKING:
     from PIL import Image
 
 __all__ = [
     "PDF_INSTALL_HINT",
-    "QwenVLScanInputError",
     "RawPage",
     "RenderSettings",
     "ScanSource",
@@ -51,19 +50,6 @@ MIN_SIDE = 11
 _FULL_PAGE_SHARE = 0.97
 
 FileKind = Literal["pdf", "jpeg", "png", "tiff", "webp", "bmp", "gif"]
-
-
-class QwenVLScanInputError(QwenVLInputError):
-    """A file or page that cannot be turned into a page image (nothing was sent).
-
-    ``source`` names the file (path or blob source) and ``page`` the 0-based page, or None when
-    the whole file is unusable (empty, encrypted, corrupt, not a PDF or image).
-    """
-
-    def __init__(self, message: str, *, source: str, page: int | None = None) -> None:
-        super().__init__(message)
-        self.source = source
-        self.page = page
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +179,7 @@ def choose_scale(
         raise ValueError(f"page size must be positive, got {width_pt} x {height_pt} pt")
     if dpi is not None:
         return dpi / POINTS_PER_INCH
+
     def fits(scale: float) -> bool:
         return math.ceil(width_pt * scale) * math.ceil(height_pt * scale) <= max_pixels
 

@@ -26,12 +26,10 @@ See ``docs/scans.md`` for the pipeline, the DPI/token trade-off and the measured
 from __future__ import annotations
 
 import contextlib
-import glob as _glob
 import importlib
 import os
 import urllib.parse
 from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
@@ -43,29 +41,17 @@ from langchain_core.runnables import Runnable, RunnableBinding
 from typing_extensions import Unpack
 
 from langchain_qwen_vl._scan_cache import PageCache, page_cache_key
-from langchain_qwen_vl._scan_pipeline import (
-    PipelineConfig,
-    QwenVLScanError,
-    ScanFailure,
-    ScanRunStats,
-    blob_name,
-    hash_blob,
-    iterate_in_background_loop,
-    run_pipeline,
-    stderr_is_interactive,
-)
-from langchain_qwen_vl._scan_render import (
-    QwenVLScanInputError,
-    RenderSettings,
-    open_source,
-    pdfium_executor,
-)
+from langchain_qwen_vl._scan_errors import QwenVLScanError, QwenVLScanInputError, ScanFailure
+from langchain_qwen_vl._scan_estimate import PageCostEstimate, ScanCostEstimate, estimate_blobs
+from langchain_qwen_vl._scan_inputs import SCAN_SUFFIXES, ScanPath, resolve_scan_paths
+from langchain_qwen_vl._scan_pipeline import PipelineConfig, ScanRunStats, run_pipeline
+from langchain_qwen_vl._scan_render import RenderSettings
+from langchain_qwen_vl._scan_sync import iterate_in_background_loop, stderr_is_interactive
 from langchain_qwen_vl.errors import QwenVLInputError
 from langchain_qwen_vl.media import (
     HIGH_RESOLUTION_MAX_PIXELS,
     MIN_PIXELS,
     effective_max_pixels,
-    image_tokens_for_size,
 )
 
 __all__ = [
@@ -102,10 +88,6 @@ Transcribe all text on this scanned page as plain text.
 - No Markdown, no commentary, no code fences. A page with no text: output nothing."""
 """Default prompt of ``output="text"``."""
 
-#: File name endings picked up when a directory is given (a glob takes every match).
-SCAN_SUFFIXES = frozenset(
-    {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
-)
 DEFAULT_PAGE_MAX_TOKENS = 4096
 _REQUEST_FIELDS = (
     "wire_format",
@@ -116,8 +98,6 @@ _REQUEST_FIELDS = (
     "presence_penalty",
     "thinking_budget",
 )
-
-ScanPath = str | os.PathLike[str]
 
 
 class ScanParserOptions(TypedDict, total=False):
@@ -142,47 +122,6 @@ class ScanParserOptions(TypedDict, total=False):
     passthrough: bool
     pdf_password: str | None
     reopen_every: int
-
-
-@dataclass(frozen=True, slots=True)
-class PageCostEstimate:
-    """What one page would cost: the image size that would be sent and its input tokens."""
-
-    source: str
-    page: int
-    width: int
-    height: int
-    dpi: float | None
-    image_tokens: int
-    cached: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ScanCostEstimate:
-    """A dry run: pages and estimated tokens, computed without rendering or calling the API.
-
-    ``input_tokens`` is what the pages not yet cached would send (image + prompt, by the
-    formula of spec §4); ``max_output_tokens`` the ceiling ``max_tokens`` puts on the output.
-    """
-
-    files: int
-    pages: int
-    cached_pages: int
-    input_tokens: int
-    max_output_tokens: int
-    pages_detail: list[PageCostEstimate] = field(repr=False)
-    failures: list[ScanFailure] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        todo = self.pages - self.cached_pages
-        text = (
-            f"{self.files} file(s), {self.pages} page(s) ({self.cached_pages} cached): "
-            f"{todo} request(s), ~{self.input_tokens:,} input tokens, at most "
-            f"{self.max_output_tokens:,} output tokens"
-        )
-        if self.failures:
-            text += f"; {len(self.failures)} unreadable: " + "; ".join(map(str, self.failures))
-        return text
 
 
 def _unwrap(llm: Runnable[Any, Any]) -> tuple[Any, dict[str, Any]]:
@@ -466,60 +405,25 @@ class QwenVLScanParser(BaseBlobParser):
             >>> parser.estimate_cost(Blob.from_path("scan.pdf"))  # doctest: +SKIP
             ScanCostEstimate(files=1, pages=4, cached_pages=0, input_tokens=8,720, ...)
         """
-        items = [blobs] if isinstance(blobs, Blob) else list(blobs)
-        details: list[PageCostEstimate] = []
-        failures: list[ScanFailure] = []
         cache = PageCache(self.cache_dir) if self.cache_dir is not None else None
         request_fields = self._request_fields()
-        for number, blob in enumerate(items):
-            name = blob_name(blob, number)
-            try:
-                sizes = pdfium_executor().submit(self._plan, blob, name).result()
-            except QwenVLScanInputError as exc:
-                failures.append(ScanFailure(name, exc.page, exc))
-                continue
-            file_hash = hash_blob(blob) if cache is not None else None
-            for page, (width, height, dpi) in enumerate(sizes):
-                cached = False
-                if cache is not None and file_hash is not None:
-                    key = page_cache_key(
-                        file_hash=file_hash, page=page, model=self.model_name, prompt=self.prompt,
-                        output=self.output, render=self.settings.cache_fields(),
-                        max_tokens=self.max_tokens, request=request_fields,
-                    )  # fmt: skip
-                    cached = key in cache
-                tokens = image_tokens_for_size(
-                    height,
-                    width,
-                    max_pixels=self.settings.max_pixels,
-                    min_pixels=self.settings.min_pixels,
-                )
-                details.append(PageCostEstimate(name, page, width, height, dpi, tokens, cached))
-        todo = [d for d in details if not d.cached]
-        prompt_tokens = len(self.prompt) // 3 + 12
-        return ScanCostEstimate(
-            files=len(items),
-            pages=len(details),
-            cached_pages=len(details) - len(todo),
-            input_tokens=sum(d.image_tokens + prompt_tokens for d in todo),
-            max_output_tokens=len(todo) * self.max_tokens,
-            pages_detail=details,
-            failures=failures,
-        )
 
-    def _plan(self, blob: Blob, name: str) -> list[tuple[int, int, float | None]]:
-        data = blob.data.encode(blob.encoding) if isinstance(blob.data, str) else blob.data
-        source = open_source(
-            name,
-            path=None if data is not None else blob.path,
-            data=data,
-            password=self.settings.pdf_password,
+        def key_for(file_hash: str, page: int) -> str:
+            return page_cache_key(
+                file_hash=file_hash, page=page, model=self.model_name, prompt=self.prompt,
+                output=self.output, render=self.settings.cache_fields(),
+                max_tokens=self.max_tokens, request=request_fields,
+            )  # fmt: skip
+
+        return estimate_blobs(
+            [blobs] if isinstance(blobs, Blob) else list(blobs),
+            settings=self.settings,
             reopen_every=self.reopen_every,
+            cache=cache,
+            key_for=key_for,
+            prompt_tokens=len(self.prompt) // 3 + 12,
+            max_tokens=self.max_tokens,
         )
-        try:
-            return [source.planned_size(page, self.settings) for page in range(source.total_pages)]
-        finally:
-            source.close()
 
 
 class QwenVLScanLoader(BaseLoader):
@@ -606,25 +510,6 @@ class QwenVLScanLoader(BaseLoader):
     def estimate_cost(self) -> ScanCostEstimate:
         """Dry run: pages and estimated input tokens of every input, without any API call."""
         return self.parser.estimate_cost(self.blobs())
-
-
-def resolve_scan_paths(path: ScanPath, *, recursive: bool = True) -> list[Path]:
-    """A file as itself (even if missing: it fails later, by name); a directory walked for
-    :data:`SCAN_SUFFIXES`; a pattern with ``*``, ``?`` or ``[`` globbed (``**`` recursive)."""
-    text = os.fspath(path)
-    if any(char in text for char in "*?[") and not os.path.exists(text):
-        return sorted(Path(p) for p in _glob.glob(text, recursive=True) if os.path.isfile(p))
-    root = Path(text).expanduser()
-    if not root.is_dir():
-        return [root]
-    walk = root.rglob("*") if recursive else root.glob("*")
-    return sorted(
-        p
-        for p in walk
-        if p.is_file()
-        and p.suffix.lower() in SCAN_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
 
 
 def _has_tqdm() -> bool:

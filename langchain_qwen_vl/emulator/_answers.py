@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_qwen_vl.emulator._images import ColourShare
+from langchain_qwen_vl.emulator._request import ChatRequest
 from langchain_qwen_vl.emulator._tools import ToolCall, plan_tool_calls, value_for_schema
-from langchain_qwen_vl.emulator._validation import ChatRequest
 
 LABEL = "[emulator] "
 #: Tokens added per message for role markers in the text-token estimate.

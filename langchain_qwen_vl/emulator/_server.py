@@ -51,6 +51,7 @@ from langchain_qwen_vl.emulator._faults import (
     split_faults,
 )
 from langchain_qwen_vl.emulator._images import ColourShare, decode_image, fetch_media_bytes
+from langchain_qwen_vl.emulator._request import ChatRequest, ImageRef, VideoRef
 from langchain_qwen_vl.emulator._responses import (
     DONE_EVENT,
     completion_body,
@@ -58,12 +59,7 @@ from langchain_qwen_vl.emulator._responses import (
     sse_event,
     stream_chunks,
 )
-from langchain_qwen_vl.emulator._validation import (
-    ChatRequest,
-    ImageRef,
-    VideoRef,
-    parse_request,
-)
+from langchain_qwen_vl.emulator._validation import parse_request
 
 _RAW_SEND_KEY = "langchain_qwen_vl.emulator.raw_send"
 
@@ -307,12 +303,13 @@ async def health(request: Request) -> Response:
     return _json_response({"status": "ok", "emulator": "langchain_qwen_vl"}, 200, new_request_id())
 
 
-async def _not_found(request: Request, exc: Exception) -> Response:
+async def _route_error(request: Request, exc: Exception) -> Response:
+    status = int(getattr(exc, "status_code", 404))
     error = ServiceError(
         f"[emulator] no route for {request.method} {request.url.path}; use POST "
-        "/compatible-mode/v1/chat/completions",
-        status=404,
-        code="not_found",
+        "/compatible-mode/v1/chat/completions (or GET /health)",
+        status=status,
+        code="not_found" if status == 404 else "method_not_allowed",
     )
     return _error_response(error, new_request_id())
 
@@ -325,7 +322,7 @@ def create_app(state: EmulatorState) -> ASGIApp:
             Route("/compatible-mode/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
         ],
-        exception_handlers={404: _not_found},
+        exception_handlers={404: _route_error, 405: _route_error},
     )
     app.state.emulator = state
     return _RawSendMiddleware(app)

@@ -157,6 +157,9 @@ def test_unknown_route_is_a_json_404(emu: EmulatorHandle) -> None:
     response = httpx.post(emu.root_url + "/v1/embeddings", json={}, headers=AUTH)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+    wrong_method = httpx.get(emu.base_url + "/chat/completions", headers=AUTH)
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]["code"] == "method_not_allowed"
 
 
 @pytest.mark.parametrize(
@@ -683,7 +686,7 @@ def test_latency_ms_delays_every_answer() -> None:
 def test_cli_refuses_non_loopback_hosts() -> None:
     assert cli_main(["--host", "0.0.0.0"]) == 2
     with pytest.raises(ValueError, match="loopback only"):
-        run_emulator(port=0).__class__(0, host="192.168.1.2")
+        EmulatorHandle(0, host="192.168.1.2")
 
 
 def test_cli_serves_and_prints_the_base_url() -> None:

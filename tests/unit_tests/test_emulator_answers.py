@@ -356,6 +356,15 @@ def test_json_object_answer_is_a_json_object() -> None:
     assert decoded["answer"].startswith(LABEL)
 
 
+def test_json_object_uses_keys_quoted_in_the_prompt() -> None:
+    prompt = (
+        "Tell me a joke about cats. Return the result as a JSON with 'setup' and 'punchline' "
+        "keys. Return nothing other than JSON."
+    )
+    answer = build_answer(_user(prompt, response_format={"type": "json_object"}), [])
+    assert json.loads(answer.content) == {"setup": "cats", "punchline": "emulated punchline"}
+
+
 def test_json_schema_answer_validates_and_uses_prompt_values_and_image_facts() -> None:
     schema = {
         "type": "object",
@@ -481,7 +490,9 @@ def test_build_arguments_fills_required_fields_from_the_prompt() -> None:
 @pytest.mark.parametrize(
     ("text", "extra", "called"),
     [
-        ("What is the weather in Paris?", {}, []),
+        ("Hello there, how are you?", {}, []),
+        ("What is the weather in Paris?", {}, ["get_weather"]),  # topic words of the name
+        ("What time is it in Paris?", {}, ["get_time"]),
         ("Use get_weather for Paris", {}, ["get_weather"]),
         ("Use get_weather for Paris", {"tool_choice": "none"}, []),
         ("Use get_time and get_weather", {}, ["get_time"]),

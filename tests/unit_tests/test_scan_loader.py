@@ -426,19 +426,23 @@ async def test_rate_limiter_is_acquired_once_per_request(tmp_path: Path) -> None
 
 
 async def test_tokens_per_minute_budget_paces_the_run(tmp_path: Path) -> None:
-    pdf = sized_pdf(tmp_path / "six.pdf", 6)
-    llm = RecordingChat()
-    loader = QwenVLScanLoader(pdf, llm=llm, max_tokens=100, max_tokens_per_minute=30_000)
+    """500 tokens/s, a 1,000-token bucket, and pages reserving ~680 tokens each (56 image +
+    ~225 prompt + 400 max_tokens): one page at a time, each released by the previous page's
+    settlement (usage 110) — where max_concurrency alone would send all four at once."""
+    pdf = sized_pdf(tmp_path / "four.pdf", 4)
+    llm = RecordingChat(delay=0.3)
+    loader = QwenVLScanLoader(pdf, llm=llm, max_tokens=400, max_tokens_per_minute=30_000)
     started = time.perf_counter()
     docs = await loader.aload()
     elapsed = time.perf_counter() - started
     stats = loader.last_run_stats
-    assert len(docs) == 6
     assert stats is not None
-    # 500 tokens/s and a 1,000-token bucket; each page reserves ~90 image + ~270 prompt + 100.
-    # Usage (110) is refunded, but the first reservations still exceed the bucket.
-    assert stats.budget_wait_s > 0
-    assert elapsed >= 0.5
+    assert len(docs) == 4
+    assert llm.peak_in_flight == 1
+    assert elapsed >= 4 * 0.3
+    assert stats.budget_wait_s >= 3 * 0.25
+    # Woken by each settlement, not by a sleep sized for the whole reservation (0.7 s):
+    assert elapsed < 4 * 0.3 + 1.0
 
 
 def test_progress_bar_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

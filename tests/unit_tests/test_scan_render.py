@@ -13,12 +13,12 @@ from langchain_qwen_vl import _scan_render
 from langchain_qwen_vl._scan_encode import downscale_target, encode_page, is_blank, is_colour
 from langchain_qwen_vl._scan_render import (
     PdfSource,
-    QwenVLScanInputError,
     RenderSettings,
     choose_scale,
     detect_kind,
     open_source,
 )
+from langchain_qwen_vl.document_loaders import QwenVLScanInputError
 from langchain_qwen_vl.media import DEFAULT_MAX_PIXELS, MIN_PIXELS, image_tokens_for_size
 from tests.unit_tests.test_scan_support import (
     blank_scan,
