@@ -229,9 +229,15 @@ def stream_events(
                         or "text/event-stream" not in response.headers.get("content-type", "")
                     ):
                         _check_stream_response(response, response.read(), endpoint)
-                    for event in _iter_events(response):
+                    events = _iter_events(response)
+                    for event in events:
                         payload = _payload_of(event, endpoint)
                         if payload is None:
+                            # Read what follows [DONE] so the connection goes back to the pool
+                            # (an unfinished body makes httpx close it: a new TCP connect each
+                            # stream).
+                            for _ in events:
+                                pass
                             return
                         started = True
                         yield payload
@@ -292,9 +298,12 @@ async def astream_events(
                         or "text/event-stream" not in response.headers.get("content-type", "")
                     ):
                         _check_stream_response(response, await response.aread(), endpoint)
-                    async for event in _aiter_events(response):
+                    aevents = _aiter_events(response)
+                    async for event in aevents:
                         payload = _payload_of(event, endpoint)
                         if payload is None:
+                            async for _ in aevents:  # keep the connection for the pool
+                                pass
                             return
                         started = True
                         yield payload
