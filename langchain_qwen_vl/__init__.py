@@ -37,24 +37,6 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-_ERRORS = (
-    "QwenVLAPIStatusError",
-    "QwenVLAuthenticationError",
-    "QwenVLBadRequestError",
-    "QwenVLConnectionError",
-    "QwenVLContentModerationError",
-    "QwenVLContextOverflowError",
-    "QwenVLError",
-    "QwenVLImageError",
-    "QwenVLInputError",
-    "QwenVLNotFoundError",
-    "QwenVLPermissionDeniedError",
-    "QwenVLRateLimitError",
-    "QwenVLServerError",
-    "QwenVLStreamError",
-    "QwenVLTimeoutError",
-    "QwenVLUnsupportedFeatureError",
-)
 _MODULE_OF: dict[str, str] = {
     "ChatQwenVL": "langchain_qwen_vl.chat_models",
     "QwenVLTool": "langchain_qwen_vl.tools",
@@ -62,8 +44,7 @@ _MODULE_OF: dict[str, str] = {
     "QwenVLScanParser": "langchain_qwen_vl.document_loaders",
     "estimate_image_tokens": "langchain_qwen_vl.media",
     "image_block": "langchain_qwen_vl.media",
-    **dict.fromkeys(_ERRORS, "langchain_qwen_vl.errors"),
-}
+}  # every other public name (the QwenVL*Error classes) lives in langchain_qwen_vl.errors
 
 __all__ = [
     "ChatQwenVL",
@@ -93,8 +74,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
+    module = _MODULE_OF.get(name) or ("langchain_qwen_vl.errors" if name in __all__ else None)
+    if module is None or name == "__version__":
         raise AttributeError(f"module 'langchain_qwen_vl' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later lookups skip __getattr__
