@@ -143,7 +143,7 @@ class QwenVLScanParser(BaseBlobParser):
     Instantiate:
         .. code-block:: python
 
-            from langchain_core.documents import Blob
+            from langchain_core.document_loaders import Blob
             from langchain_qwen_vl import ChatQwenVL
             from langchain_qwen_vl.document_loaders import QwenVLScanParser
 
@@ -157,8 +157,9 @@ class QwenVLScanParser(BaseBlobParser):
         prompt: overrides the output mode's prompt (:data:`MARKDOWN_PROMPT`, :data:`TEXT_PROMPT`).
         mode: ``"page"`` (a Document per page) or ``"single"`` (one per file, pages joined with
             ``page_separator``).
-        max_concurrency: pages in the pipeline at once (rendered, in flight, or waiting for an
-            earlier page); Documents still come out in page order. Default 8.
+        max_concurrency: pages between "rendering starts" and "answer received" (default 8):
+            at most that many page images exist. Finished pages may wait for a slower earlier
+            page in a buffer of 4 x max_concurrency; Documents come out in page order.
         cache_dir: directory of finished pages; a re-run re-bills none of them. Off when None.
         show_progress: tqdm bar (pages, tokens); None = only on an interactive terminal.
         on_error: ``"include"`` yields a failed page/file as a Document with
