@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["EncodedPage", "downscale_target", "encode_page", "is_blank", "is_colour"]
 
 #: Thumbnail pixels further than this from the median grey count as ink.
-_INK_CONTRAST = 48
+_INK_CONTRAST = 28
 #: Thumbnail pixels with (max - min) channel spread above this count as coloured.
 _CHROMA = 40
 #: A page is "in colour" when at least this share (and 4 px) of its thumbnail is coloured.

@@ -40,6 +40,7 @@ def format_tools(
 ) -> list[dict[str, Any]]:
     """Convert tools to the OpenAI function format (anything ``convert_to_openai_tool`` takes)."""
     from langchain_core.utils.function_calling import convert_to_openai_tool
+
     return [convert_to_openai_tool(tool, strict=strict) for tool in tools]
 
 
@@ -131,6 +132,7 @@ def response_format_for(schema: Any, *, strict: bool | None = None) -> dict[str,
     if isinstance(schema, Mapping) and schema.get("type") in ("json_schema", "json_object"):
         return dict(schema)
     from langchain_core.utils.function_calling import convert_to_json_schema
+
     json_schema = convert_to_json_schema(schema)
     name = json_schema.get("title") or getattr(schema, "__name__", None) or "response"
     spec: dict[str, Any] = {"name": str(name), "schema": json_schema}

@@ -7,7 +7,6 @@ import json
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import httpx
@@ -23,12 +22,11 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
-    TypeAdapter,
     model_validator,
 )
 from typing_extensions import Self
 
-from langchain_qwen_vl import _tool_binding, _transport, media
+from langchain_qwen_vl import _params, _tool_binding, _transport, media
 from langchain_qwen_vl._endpoints import (
     REGION_BASE_URLS,
     Region,
@@ -50,42 +48,6 @@ __all__ = ["ChatQwenVL"]
 _USER_AGENT = "langchain-qwen-vl/0.1.0"
 
 PixelBudget = Annotated[int, Field(ge=media.MIN_PIXELS, le=media.HIGH_RESOLUTION_MAX_PIXELS)]
-
-# Fields a caller may override for one call (``model.invoke(msgs, temperature=0.2)``).
-_PER_CALL_FIELDS = (
-    "model",
-    "temperature",
-    "top_p",
-    "top_k",
-    "max_tokens",
-    "seed",
-    "stop",
-    "presence_penalty",
-    "enable_thinking",
-    "thinking_budget",
-    "vl_high_resolution_images",
-    "max_pixels",
-    "min_pixels",
-    "stream_usage",
-    "extra_body",
-)
-# Request-body keys set by bind_tools / with_structured_output / users, sent as given.
-_BODY_KWARGS = ("tools", "tool_choice", "parallel_tool_calls", "response_format", "n")
-# Keys LangChain itself passes down that are not request parameters.
-_IGNORED_KWARGS = ("stream", "ls_structured_output_format")
-
-# Fields sent as top-level JSON keys of a chat_completions body when set.
-_SAMPLING_FIELDS = (
-    "temperature",
-    "top_p",
-    "top_k",
-    "max_tokens",
-    "seed",
-    "presence_penalty",
-    "enable_thinking",
-    "thinking_budget",
-    "vl_high_resolution_images",
-)
 
 
 class ChatQwenVL(BaseChatModel):
@@ -243,7 +205,7 @@ class ChatQwenVL(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        params = {name: getattr(self, name) for name in _SAMPLING_FIELDS}
+        params = {name: getattr(self, name) for name in _params.SAMPLING_FIELDS}
         params |= {"model": self.model, "wire_format": self.wire_format, "stop": self.stop}
         return {k: v for k, v in params.items() if v is not None}
 
@@ -354,25 +316,7 @@ class ChatQwenVL(BaseChatModel):
 
     def _call_params(self, stop: list[str] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """The effective parameters of one call: fields overridden by validated kwargs."""
-        params: dict[str, Any] = {name: getattr(self, name) for name in _PER_CALL_FIELDS}
-        body_kwargs: dict[str, Any] = {}
-        for key, value in kwargs.items():
-            if key in _IGNORED_KWARGS:
-                continue
-            if key in _PER_CALL_FIELDS:
-                params[key] = _validate_override(key, value)
-            elif key in _BODY_KWARGS:
-                body_kwargs[key] = value
-            else:
-                raise QwenVLInputError(
-                    f"{key}={_short(value)}: not a parameter of ChatQwenVL — use one of "
-                    f"{', '.join(_PER_CALL_FIELDS + _BODY_KWARGS)}, or pass extra_body={{...}} "
-                    "for a raw request key."
-                )
-        if stop is not None:
-            params["stop"] = stop
-        params["_body"] = body_kwargs
-        return params
+        return _params.resolve(self, stop, kwargs)
 
     def _media_options(self, params: Mapping[str, Any]) -> MediaOptions:
         return MediaOptions(
@@ -398,7 +342,7 @@ class ChatQwenVL(BaseChatModel):
             "model": params["model"],
             "messages": chat_completions.messages_to_wire(messages, options=options),
         }
-        payload |= {k: params[k] for k in _SAMPLING_FIELDS if params[k] is not None}
+        payload |= {k: params[k] for k in _params.SAMPLING_FIELDS if params[k] is not None}
         if params["stop"]:
             payload["stop"] = params["stop"]
         payload |= params["_body"]
@@ -418,21 +362,10 @@ class ChatQwenVL(BaseChatModel):
     def _images_prompt_payload(
         self, messages: Sequence[BaseMessage], params: Mapping[str, Any], options: MediaOptions
     ) -> dict[str, Any]:
-        refused = {
-            "stop": params["stop"],
-            "seed": params["seed"],
-            "top_k": params["top_k"],
-            "presence_penalty": params["presence_penalty"],
-            "min_pixels": params["min_pixels"],
-            **params["_body"],
-        }
-        for field, value in refused.items():
-            if value is not None and value != [] and value is not False:
-                raise QwenVLUnsupportedFeatureError(
-                    f"{field}={_short(value)}: the images_prompt wire format does not document "
-                    f"this field, so it is never sent — use wire_format='chat_completions' for "
-                    f"{field}."
-                )
+        images_prompt.refuse_undocumented(
+            {k: params[k] for k in ("stop", "seed", "top_k", "presence_penalty", "min_pixels")}
+            | params["_body"]
+        )
         body = images_prompt.build_request(
             messages, model=params["model"], options=options, params=params
         )
@@ -653,27 +586,3 @@ def _as_single_chunk(result: ChatResult) -> ChatGenerationChunk:
         id=message.id,
     )
     return ChatGenerationChunk(message=chunk, generation_info=result.generations[0].generation_info)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-@cache
-def _override_adapter(name: str) -> TypeAdapter[Any]:
-    field = ChatQwenVL.model_fields[name]
-    annotated: Any = field.annotation
-    for constraint in field.metadata:  # nested Annotated flattens into one
-        annotated = Annotated[annotated, constraint]
-    return TypeAdapter(annotated)
-
-
-def _validate_override(name: str, value: Any) -> Any:
-    """Validate a per-call override with the same constraints as the field itself."""
-    try:
-        return _override_adapter(name).validate_python(value)
-    except ValueError as error:
-        raise QwenVLInputError(
-            f"{name}={_short(value)}: invalid per-call value — {error}".replace("\n", " ")
-        ) from error

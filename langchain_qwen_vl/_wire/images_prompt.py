@@ -21,6 +21,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
+from langchain_qwen_vl._params import short
 from langchain_qwen_vl._wire._content import (
     ImagePart,
     MediaOptions,
@@ -68,6 +69,22 @@ def _fold(parts: Sequence[Part], first_image_number: int, *, mark_images: bool) 
                 pieces.append(f"[image {number}]")
             number += 1
     return "\n".join(pieces)
+
+
+def refuse_undocumented(params: Mapping[str, Any]) -> None:
+    """Raise for any set parameter §1a does not document (it would never be sent).
+
+    ``max_pixels`` is not here: it is honoured by downscaling on the client instead.
+
+    Example:
+        >>> refuse_undocumented({"seed": None, "stop": []})  # unset: fine
+    """
+    for field, value in params.items():
+        if value is not None and value != [] and value is not False:
+            raise QwenVLUnsupportedFeatureError(
+                f"{field}={short(value)}: the images_prompt wire format does not document this field, "
+                f"so it is never sent — use wire_format='chat_completions' for {field}."
+            )
 
 
 def build_request(
