@@ -83,7 +83,7 @@ def refuse_undocumented(params: Mapping[str, Any]) -> None:
         if value is not None and value != [] and value is not False:
             raise QwenVLUnsupportedFeatureError(
                 f"{field}={short(value)}: the images_prompt wire format does not document this "
-                "field, so it is never sent — use wire_format='chat_completions' for {field}."
+                f"field, so it is never sent — use wire_format='chat_completions' for {field}."
             )
 
 

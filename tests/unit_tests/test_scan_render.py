@@ -207,6 +207,21 @@ def test_blank_page_renders_to_nothing(tmp_path: Path) -> None:
     source.close()
 
 
+@pytest.mark.parametrize("passthrough", [True, False])
+def test_a_page_with_only_a_small_footer_is_not_blank(tmp_path: Path, passthrough: bool) -> None:
+    """Dropping a page is worse than sending a blank one: thin 1-px text must count as ink."""
+    from PIL import ImageDraw
+
+    page = blank_scan((1240, 1754))
+    ImageDraw.Draw(page).text((600, 1650), "Page 3 of 4", fill=40)
+    pdf = write_pdf(tmp_path / "f.pdf", [page], resolution=150)
+    settings = RenderSettings(DEFAULT_MAX_PIXELS, MIN_PIXELS, passthrough=passthrough)
+    source = open_source("f.pdf", path=pdf)
+    encoded = encode_page(source.load(0, settings), settings, name="f.pdf")
+    assert encoded.how == ("passthrough" if passthrough else "rendered")
+    source.close()
+
+
 def test_single_thread_for_pdfium() -> None:
     assert _scan_render.pdfium_executor() is _scan_render.pdfium_executor()
     assert _scan_render.pdfium_executor()._max_workers == 1
