@@ -260,7 +260,7 @@ def test_images_prompt_folds_a_conversation_with_role_labels() -> None:
     ],
 )
 def test_images_prompt_refuses_what_it_cannot_express(kwargs: dict[str, Any], field: str) -> None:
-    with pytest.raises(QwenVLUnsupportedFeatureError, match=f"chat_completions.. for {field}"):
+    with pytest.raises(QwenVLUnsupportedFeatureError, match=f"chat_completions. for {field}"):
         _model(wire_format="images_prompt")._build_payload([_image_message()], **kwargs)
 
 
