@@ -4,15 +4,15 @@ Runs on worker threads (Pillow releases the GIL while it decodes, resizes and en
 on the PDFium thread, so rendering the next page overlaps encoding this one.
 
 Encoding defaults were picked by measurement on scanned A4 pages at the default cap
-(1362 x 1926 px, 2 cores; see ``bench/bench_scans.py`` and ``docs/scans.md``):
+(1361 x 1925 px, 2 cores; ``bench/bench_scans.py``, ``docs/scans.md``):
 
 ============================  ==========  ==========
-encoding                       time/page   bytes/page
+encoding                       time/page   KiB/page
 ============================  ==========  ==========
-JPEG q85, colour               7-18 ms     120-175 KB
-JPEG q85, grayscale            4 ms        107-162 KB
-PNG, grayscale                 40-54 ms    160-285 KB
-PNG, colour (level 1)          51-62 ms    310-520 KB
+JPEG q85, colour               6.8 ms      152
+JPEG q85, grayscale            5.7 ms      139
+PNG, grayscale                 47 ms       231
+PNG, colour                    125 ms      443
 ============================  ==========  ==========
 
 So JPEG is the default; pages with no colour (checked on a thumbnail, so a red stamp keeps its

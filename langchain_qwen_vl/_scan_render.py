@@ -173,7 +173,7 @@ def choose_scale(
 
     Example:
         >>> round(72 * choose_scale(595.2, 841.92, max_pixels=2_621_440), 1)  # A4
-        164.7
+        164.6
     """
     if width_pt <= 0 or height_pt <= 0:
         raise ValueError(f"page size must be positive, got {width_pt} x {height_pt} pt")

@@ -35,6 +35,10 @@ logger = logging.getLogger("langchain_qwen_vl")
 
 _DONE = "[DONE]"
 
+# Indirections so tests can record the backoff without patching the asyncio module globally.
+_sleep = time.sleep
+_asleep = asyncio.sleep
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -208,7 +212,7 @@ def post_json(
                 raise
             delay = policy.delay(attempt, error)
             _log_retry(attempt, policy, error, delay)
-            time.sleep(delay)
+            _sleep(delay)
             attempt += 1
 
 
@@ -251,7 +255,7 @@ def stream_events(
                 raise
             delay = policy.delay(attempt, error)
             _log_retry(attempt, policy, error, delay)
-            time.sleep(delay)
+            _sleep(delay)
             attempt += 1
 
 
@@ -277,7 +281,7 @@ async def apost_json(
                 raise
             delay = policy.delay(attempt, error)
             _log_retry(attempt, policy, error, delay)
-            await asyncio.sleep(delay)
+            await _asleep(delay)
             attempt += 1
 
 
@@ -317,7 +321,7 @@ async def astream_events(
                 raise
             delay = policy.delay(attempt, error)
             _log_retry(attempt, policy, error, delay)
-            await asyncio.sleep(delay)
+            await _asleep(delay)
             attempt += 1
 
 

@@ -26,12 +26,11 @@ See ``docs/scans.md`` for the pipeline, the DPI/token trade-off and the measured
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import urllib.parse
 from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from langchain_core.document_loaders import BaseBlobParser, BaseLoader, Blob
 from langchain_core.documents import Document
@@ -44,6 +43,12 @@ from langchain_qwen_vl._scan_cache import PageCache, page_cache_key
 from langchain_qwen_vl._scan_errors import QwenVLScanError, QwenVLScanInputError, ScanFailure
 from langchain_qwen_vl._scan_estimate import PageCostEstimate, ScanCostEstimate, estimate_blobs
 from langchain_qwen_vl._scan_inputs import SCAN_SUFFIXES, ScanPath, resolve_scan_paths
+from langchain_qwen_vl._scan_options import (
+    ScanParserOptions,
+    check_choice,
+    check_positive,
+    has_tqdm,
+)
 from langchain_qwen_vl._scan_pipeline import PipelineConfig, ScanRunStats, run_pipeline
 from langchain_qwen_vl._scan_render import RenderSettings
 from langchain_qwen_vl._scan_sync import iterate_in_background_loop, stderr_is_interactive
@@ -98,30 +103,6 @@ _REQUEST_FIELDS = (
     "presence_penalty",
     "thinking_budget",
 )
-
-
-class ScanParserOptions(TypedDict, total=False):
-    """Options of :class:`QwenVLScanParser` that :class:`QwenVLScanLoader` passes through."""
-
-    output: Literal["markdown", "text"]
-    prompt: str | None
-    mode: Literal["page", "single"]
-    page_separator: str
-    on_error: Literal["include", "raise"]
-    max_tokens: int | None
-    enable_thinking: bool
-    max_tokens_per_minute: int | None
-    rate_limiter: BaseRateLimiter | None
-    dpi: float | None
-    max_dpi: float
-    max_pixels: int | None
-    min_pixels: int | None
-    image_format: Literal["auto", "jpeg", "png"]
-    jpeg_quality: int
-    grayscale: bool | Literal["auto"]
-    passthrough: bool
-    pdf_password: str | None
-    reopen_every: int
 
 
 def _unwrap(llm: Runnable[Any, Any]) -> tuple[Any, dict[str, Any]]:
@@ -210,14 +191,14 @@ class QwenVLScanParser(BaseBlobParser):
         pdf_password: str | None = None,
         reopen_every: int = 32,
     ) -> None:
-        _check_choice("output", output, ("markdown", "text"))
-        _check_choice("mode", mode, ("page", "single"))
-        _check_choice("on_error", on_error, ("include", "raise"))
-        _check_choice("image_format", image_format, ("auto", "jpeg", "png"))
-        _check_choice("grayscale", grayscale, (True, False, "auto"))
-        _check_positive("max_concurrency", max_concurrency, integer=True)
-        _check_positive("reopen_every", reopen_every, integer=True)
-        _check_positive("max_dpi", max_dpi)
+        check_choice("output", output, ("markdown", "text"))
+        check_choice("mode", mode, ("page", "single"))
+        check_choice("on_error", on_error, ("include", "raise"))
+        check_choice("image_format", image_format, ("auto", "jpeg", "png"))
+        check_choice("grayscale", grayscale, (True, False, "auto"))
+        check_positive("max_concurrency", max_concurrency, integer=True)
+        check_positive("reopen_every", reopen_every, integer=True)
+        check_positive("max_dpi", max_dpi)
         optional_counts: dict[str, int | None] = {
             "max_tokens": max_tokens,
             "max_tokens_per_minute": max_tokens_per_minute,
@@ -226,9 +207,9 @@ class QwenVLScanParser(BaseBlobParser):
         }
         for name, value in optional_counts.items():
             if value is not None:
-                _check_positive(name, value, integer=True)
+                check_positive(name, value, integer=True)
         if dpi is not None:
-            _check_positive("dpi", dpi)
+            check_positive("dpi", dpi)
         if not 1 <= jpeg_quality <= 95:
             raise QwenVLInputError(f"jpeg_quality={jpeg_quality!r}: use 1-95 (default 85).")
         if max_pixels is not None and not MIN_PIXELS <= max_pixels <= HIGH_RESOLUTION_MAX_PIXELS:
@@ -345,8 +326,8 @@ class QwenVLScanParser(BaseBlobParser):
     def _config(self) -> PipelineConfig:
         show = self.show_progress
         if show is None:
-            show = stderr_is_interactive() and _has_tqdm()
-        elif show and not _has_tqdm():
+            show = stderr_is_interactive() and has_tqdm()
+        elif show and not has_tqdm():
             raise ImportError(
                 'show_progress=True needs tqdm: pip install "langchain-qwen-vl[progress]"'
             )
@@ -511,25 +492,3 @@ class QwenVLScanLoader(BaseLoader):
     def estimate_cost(self) -> ScanCostEstimate:
         """Dry run: pages and estimated input tokens of every input, without any API call."""
         return self.parser.estimate_cost(self.blobs())
-
-
-def _has_tqdm() -> bool:
-    try:
-        importlib.import_module("tqdm")
-    except ImportError:
-        return False
-    return True
-
-
-def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
-    if not any(
-        value is choice or (type(value) is type(choice) and value == choice) for choice in choices
-    ):
-        raise QwenVLInputError(f"{name}={value!r}: use one of {', '.join(map(repr, choices))}.")
-
-
-def _check_positive(name: str, value: Any, *, integer: bool = False) -> None:
-    number = isinstance(value, int) or (not integer and isinstance(value, float))
-    if isinstance(value, bool) or not number or value <= 0:
-        kind = "integer" if integer else "number"
-        raise QwenVLInputError(f"{name}={value!r}: must be a positive {kind}.")

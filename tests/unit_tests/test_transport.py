@@ -40,12 +40,12 @@ RATE_LIMITED = {
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     recorded: list[float] = []
-    monkeypatch.setattr(_transport.time, "sleep", recorded.append)
+    monkeypatch.setattr(_transport, "_sleep", recorded.append)
 
     async def fake_async_sleep(delay: float) -> None:
         recorded.append(delay)
 
-    monkeypatch.setattr(_transport.asyncio, "sleep", fake_async_sleep)
+    monkeypatch.setattr(_transport, "_asleep", fake_async_sleep)
     return recorded
 
 
