@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from langchain_qwen_vl.chat_models import ChatQwenVL
-    from langchain_qwen_vl.document_loaders import QwenVLScanLoader, QwenVLScanParser
+    from langchain_qwen_vl.document_loaders import (
+        QwenVLScanError,
+        QwenVLScanInputError,
+        QwenVLScanLoader,
+        QwenVLScanParser,
+    )
     from langchain_qwen_vl.errors import (
         QwenVLAPIStatusError,
         QwenVLAuthenticationError,
@@ -42,6 +47,8 @@ _MODULE_OF: dict[str, str] = {
     "QwenVLTool": "langchain_qwen_vl.tools",
     "QwenVLScanLoader": "langchain_qwen_vl.document_loaders",
     "QwenVLScanParser": "langchain_qwen_vl.document_loaders",
+    "QwenVLScanError": "langchain_qwen_vl.document_loaders",
+    "QwenVLScanInputError": "langchain_qwen_vl.document_loaders",
     "estimate_image_tokens": "langchain_qwen_vl.media",
     "image_block": "langchain_qwen_vl.media",
 }  # every other public name (the QwenVL*Error classes) lives in langchain_qwen_vl.errors
@@ -60,6 +67,8 @@ __all__ = [
     "QwenVLNotFoundError",
     "QwenVLPermissionDeniedError",
     "QwenVLRateLimitError",
+    "QwenVLScanError",
+    "QwenVLScanInputError",
     "QwenVLScanLoader",
     "QwenVLScanParser",
     "QwenVLServerError",
