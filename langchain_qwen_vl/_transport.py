@@ -180,7 +180,17 @@ def _check_stream_response(response: httpx.Response, body: bytes, endpoint: Endp
     raise _malformed(endpoint, "expected an event stream, got a JSON body")
 
 
-def _log_retry(attempt: int, policy: RetryPolicy, error: QwenVLError, delay: float) -> None:
+def _retry_delay_or_raise(
+    error: QwenVLError, attempt: int, policy: RetryPolicy, *, started: bool = False
+) -> float:
+    """Seconds to wait before the next attempt, or re-raise ``error`` when it is final.
+
+    Final: retries used up, an error that is not retryable, or a stream that already handed
+    events to the caller (retrying it would repeat them).
+    """
+    if started or attempt >= policy.max_retries or not _should_retry(error):
+        raise error
+    delay = policy.delay(attempt, error)
     logger.warning(
         "Qwen-VL request failed (%s); retry %d of %d in %.2fs",
         type(error).__name__,
@@ -188,6 +198,18 @@ def _log_retry(attempt: int, policy: RetryPolicy, error: QwenVLError, delay: flo
         policy.max_retries,
         delay,
     )
+    return delay
+
+
+def _json_or_raise(response: httpx.Response, endpoint: Endpoint) -> dict[str, Any]:
+    if response.status_code >= 400:
+        raise _status_error(response, response.content, endpoint)
+    return _decode_json(response.content, endpoint)
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    content_type = response.headers.get("content-type", "")
+    return response.status_code < 400 and "text/event-stream" in content_type
 
 
 # --- sync ------------------------------------------------------------------------------
@@ -204,15 +226,9 @@ def post_json(
                 response = client.post(endpoint.url, content=body, headers=endpoint.headers)
             except httpx.HTTPError as http_error:
                 raise _from_httpx(http_error, endpoint) from http_error
-            if response.status_code >= 400:
-                raise _status_error(response, response.content, endpoint)
-            return _decode_json(response.content, endpoint)
+            return _json_or_raise(response, endpoint)
         except QwenVLError as error:
-            if attempt >= policy.max_retries or not _should_retry(error):
-                raise
-            delay = policy.delay(attempt, error)
-            _log_retry(attempt, policy, error, delay)
-            _sleep(delay)
+            _sleep(_retry_delay_or_raise(error, attempt, policy))
             attempt += 1
 
 
@@ -228,10 +244,7 @@ def stream_events(
                 with client.stream(
                     "POST", endpoint.url, content=body, headers=endpoint.headers
                 ) as response:
-                    if (
-                        response.status_code >= 400
-                        or "text/event-stream" not in response.headers.get("content-type", "")
-                    ):
+                    if not _is_event_stream(response):
                         _check_stream_response(response, response.read(), endpoint)
                     events = _iter_events(response)
                     for event in events:
@@ -251,11 +264,7 @@ def stream_events(
                     _raise_truncated(endpoint, http_error)
                 raise _from_httpx(http_error, endpoint) from http_error
         except QwenVLError as error:
-            if started or attempt >= policy.max_retries or not _should_retry(error):
-                raise
-            delay = policy.delay(attempt, error)
-            _log_retry(attempt, policy, error, delay)
-            _sleep(delay)
+            _sleep(_retry_delay_or_raise(error, attempt, policy, started=started))
             attempt += 1
 
 
@@ -273,15 +282,9 @@ async def apost_json(
                 response = await client.post(endpoint.url, content=body, headers=endpoint.headers)
             except httpx.HTTPError as http_error:
                 raise _from_httpx(http_error, endpoint) from http_error
-            if response.status_code >= 400:
-                raise _status_error(response, response.content, endpoint)
-            return _decode_json(response.content, endpoint)
+            return _json_or_raise(response, endpoint)
         except QwenVLError as error:
-            if attempt >= policy.max_retries or not _should_retry(error):
-                raise
-            delay = policy.delay(attempt, error)
-            _log_retry(attempt, policy, error, delay)
-            await _asleep(delay)
+            await _asleep(_retry_delay_or_raise(error, attempt, policy))
             attempt += 1
 
 
@@ -297,10 +300,7 @@ async def astream_events(
                 async with client.stream(
                     "POST", endpoint.url, content=body, headers=endpoint.headers
                 ) as response:
-                    if (
-                        response.status_code >= 400
-                        or "text/event-stream" not in response.headers.get("content-type", "")
-                    ):
+                    if not _is_event_stream(response):
                         _check_stream_response(response, await response.aread(), endpoint)
                     aevents = _aiter_events(response)
                     async for event in aevents:
@@ -317,11 +317,7 @@ async def astream_events(
                     _raise_truncated(endpoint, http_error)
                 raise _from_httpx(http_error, endpoint) from http_error
         except QwenVLError as error:
-            if started or attempt >= policy.max_retries or not _should_retry(error):
-                raise
-            delay = policy.delay(attempt, error)
-            _log_retry(attempt, policy, error, delay)
-            await _asleep(delay)
+            await _asleep(_retry_delay_or_raise(error, attempt, policy, started=started))
             attempt += 1
 
 
