@@ -317,16 +317,10 @@ class PdfSource:
             scan = self._scan_image(page, width_pt, height_pt)
         finally:
             page.close()
-        if settings.dpi is None and settings.passthrough and scan is not None and scan.jpeg:
+        scale = _render_scale(width_pt, height_pt, scan, settings)
+        if scale is None:
+            assert scan is not None  # None: the scan's JPEG is sent as it is
             return scan.width, scan.height, round(scan.native_scale * POINTS_PER_INCH, 1)
-        scale = choose_scale(
-            width_pt,
-            height_pt,
-            max_pixels=settings.max_pixels,
-            dpi=settings.dpi,
-            max_dpi=settings.max_dpi,
-            native_scale=scan.native_scale if scan else None,
-        )
         size = (math.ceil(width_pt * scale), math.ceil(height_pt * scale))
         return size[0], size[1], round(scale * POINTS_PER_INCH, 1)
 
@@ -343,19 +337,13 @@ class PdfSource:
                 )
             scan = self._scan_image(page, width_pt, height_pt)
             dpi_native = round(scan.native_scale * POINTS_PER_INCH, 1) if scan else None
-            if settings.dpi is None and settings.passthrough and scan is not None and scan.jpeg:
+            scale = _render_scale(width_pt, height_pt, scan, settings)
+            if scale is None:
+                assert scan is not None  # None: the scan's JPEG is sent as it is
                 return RawPage(
                     index, scan.width, scan.height, dpi_native, jpeg=scan.jpeg,
                     how="passthrough", render_cpu_s=_cpu() - started,
                 )  # fmt: skip
-            scale = choose_scale(
-                width_pt,
-                height_pt,
-                max_pixels=settings.max_pixels,
-                dpi=settings.dpi,
-                max_dpi=settings.max_dpi,
-                native_scale=scan.native_scale if scan else None,
-            )
             try:
                 bitmap = page.render(scale=scale, rev_byteorder=True)
                 image = bitmap.to_pil()
@@ -372,6 +360,22 @@ class PdfSource:
             index, image.width, image.height, round(scale * POINTS_PER_INCH, 1), image=image,
             how="rendered", render_cpu_s=_cpu() - started,
         )  # fmt: skip
+
+
+def _render_scale(
+    width_pt: float, height_pt: float, scan: _ScanImage | None, settings: RenderSettings
+) -> float | None:
+    """The PDFium render scale for a page, or None when its embedded JPEG is sent as it is."""
+    if settings.dpi is None and settings.passthrough and scan is not None and scan.jpeg:
+        return None
+    return choose_scale(
+        width_pt,
+        height_pt,
+        max_pixels=settings.max_pixels,
+        dpi=settings.dpi,
+        max_dpi=settings.max_dpi,
+        native_scale=scan.native_scale if scan else None,
+    )
 
 
 def _open_error(name: str, exc: Exception) -> QwenVLScanInputError:
