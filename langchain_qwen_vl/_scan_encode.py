@@ -19,11 +19,14 @@ So JPEG is the default; pages with no colour (checked on a thumbnail, so a red s
 colour) are sent as grayscale JPEG; bilevel images (fax-style TIFF) are sent as 1-bit PNG,
 which is both smaller and exact for them. A page that already is a JPEG within the cap is sent
 byte for byte.
+
+The downscale target, the size checks, the resize filter and the colour check are the media
+package's (one rule for every image the package sends); the page leaves here as a data URI
+with its sizes, which the chat model sends as it is.
 """
 
 from __future__ import annotations
 
-import base64
 import io
 import time
 from dataclasses import dataclass
@@ -31,20 +34,18 @@ from typing import TYPE_CHECKING
 
 from langchain_qwen_vl._scan_errors import QwenVLScanInputError
 from langchain_qwen_vl._scan_render import RawPage, RenderSettings
-from langchain_qwen_vl.media import resized_dimensions
+from langchain_qwen_vl.media import PreparedImage, downscale_target
+from langchain_qwen_vl.media._codec import is_colour, resize, thumbnail
+from langchain_qwen_vl.media._geometry import size_problem
+from langchain_qwen_vl.media._sources import data_uri
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["EncodedPage", "downscale_target", "encode_page", "is_blank", "is_colour"]
+__all__ = ["EncodedPage", "encode_page", "is_blank", "is_colour"]
 
 #: Thumbnail pixels further than this from the median grey count as ink.
 _INK_CONTRAST = 28
-#: Thumbnail pixels with (max - min) channel spread above this count as coloured.
-_CHROMA = 40
-#: A page is "in colour" when at least this share (and 4 px) of its thumbnail is coloured.
-_COLOUR_SHARE = 0.0002
-_THUMB_SIDE = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ class EncodedPage:
 
     index: int
     data: bytes
-    base64: str
+    url: str  # the data URI sent
     mime_type: str
     width: int
     height: int
@@ -64,37 +65,12 @@ class EncodedPage:
     encode_cpu_s: float
 
 
-def downscale_target(
-    width: int, height: int, max_pixels: int, min_pixels: int
-) -> tuple[int, int] | None:
-    """(width, height) of the server's grid when an image exceeds the cap, else None.
-
-    The server would resize such an image to exactly this grid (spec §4), so sending it
-    pre-resized costs the same tokens in a fraction of the bytes.
-
-    Example:
-        >>> downscale_target(2480, 3508, 2_621_440, 3_136)  # A4 at 300 DPI
-        (1344, 1920)
-    """
-    grid_h, grid_w = resized_dimensions(height, width, max_pixels=max_pixels, min_pixels=min_pixels)
-    if grid_h * grid_w >= width * height or grid_w > width or grid_h > height:
-        return None
-    if round(height / 32) * round(width / 32) * 1024 <= max_pixels:
-        return None  # within the cap: the server only rounds to the 32-px grid
-    return grid_w, grid_h
-
-
-def _thumbnail(image: Image.Image) -> Image.Image:
-    factor = max(1, min(image.width, image.height) // _THUMB_SIDE)
-    return image.reduce(factor) if factor > 1 else image
-
-
 def is_blank(image: Image.Image) -> bool:
     """True when a page has no ink: no thumbnail pixel stands out from the paper colour.
 
     Scanner noise and paper tint average out in the thumbnail; a line of 9-pt text does not.
     """
-    grey = _thumbnail(image if image.mode == "L" else image.convert("L"))
+    grey = thumbnail(image if image.mode == "L" else image.convert("L"))
     histogram = grey.histogram()
     total = sum(histogram)
     running, median = 0, 0
@@ -106,27 +82,6 @@ def is_blank(image: Image.Image) -> bool:
     low, high = max(0, median - _INK_CONTRAST), min(255, median + _INK_CONTRAST)
     ink = sum(histogram[:low]) + sum(histogram[high + 1 :])
     return ink == 0
-
-
-def is_colour(image: Image.Image) -> bool:
-    """True when a visible part of an RGB page is coloured (a stamp, a logo, a highlighter).
-
-    Example:
-        >>> from PIL import Image
-        >>> is_colour(Image.new("RGB", (100, 100), (250, 248, 240)))
-        False
-    """
-    if image.mode != "RGB":
-        return False
-    from PIL import ImageChops
-
-    thumb = _thumbnail(image)
-    red, green, blue = thumb.split()
-    brightest = ImageChops.lighter(ImageChops.lighter(red, green), blue)
-    darkest = ImageChops.darker(ImageChops.darker(red, green), blue)
-    chroma = ImageChops.difference(brightest, darkest).histogram()
-    coloured = sum(chroma[_CHROMA + 1 :])
-    return coloured >= max(4, _COLOUR_SHARE * thumb.width * thumb.height)
 
 
 def _flatten(image: Image.Image) -> Image.Image:
@@ -179,7 +134,7 @@ def encode_page(raw: RawPage, settings: RenderSettings, *, name: str) -> Encoded
         if target is None and settings.image_format != "png" and not wants_grey:
             _check_size(raw.width, raw.height, name, raw.index)
             return EncodedPage(
-                raw.index, raw.jpeg, base64.b64encode(raw.jpeg).decode("ascii"), "image/jpeg",
+                raw.index, raw.jpeg, data_uri("image/jpeg", raw.jpeg), "image/jpeg",
                 raw.width, raw.height, raw.dpi, how, stored_grey, raw.render_cpu_s,
                 time.thread_time() - started,
             )  # fmt: skip
@@ -192,17 +147,13 @@ def encode_page(raw: RawPage, settings: RenderSettings, *, name: str) -> Encoded
     image = _flatten(image)
     target = downscale_target(image.width, image.height, settings.max_pixels, settings.min_pixels)
     if target is not None:
-        from PIL import Image
-
-        resample = Image.Resampling.BOX if image.mode == "1" else Image.Resampling.LANCZOS
-        image = image.convert("L") if image.mode == "1" else image
-        image = image.resize(target, resample, reducing_gap=3.0)
+        image = resize(image.convert("L") if image.mode == "1" else image, target)
         how += "+resized"
     elif image.size != (raw.width, raw.height) and raw.jpeg is not None:
         how += "+resized"
     _check_size(image.width, image.height, name, raw.index)
     # One thumbnail serves both checks: reducing once is cheaper than converting the page.
-    thumb = _thumbnail(image if image.mode != "1" else image.convert("L"))
+    thumb = thumbnail(image if image.mode != "1" else image.convert("L"))
     if is_blank(thumb):
         raise _blank(name, raw.index)
     if image.mode == "RGB" and (
@@ -220,26 +171,27 @@ def encode_page(raw: RawPage, settings: RenderSettings, *, name: str) -> Encoded
         mime = "image/jpeg"
     data = buffer.getvalue()
     return EncodedPage(
-        raw.index, data, base64.b64encode(data).decode("ascii"), mime, image.width, image.height,
+        raw.index, data, data_uri(mime, data), mime, image.width, image.height,
         raw.dpi, how, image.mode in ("L", "1"), raw.render_cpu_s, time.thread_time() - started,
     )  # fmt: skip
 
 
 def _check_size(width: int, height: int, name: str, index: int) -> None:
-    if min(width, height) <= 10:
+    problem = size_problem(width, height)
+    if problem is not None:
         raise QwenVLScanInputError(
-            f"{name}: page {index} renders to {width}x{height} px; the service needs each side "
-            "> 10 px — raise dpi= or check the page size.",
+            f"{name}: page {index} renders to an image that {problem} (or change dpi=).",
             source=name,
             page=index,
         )
-    if max(width, height) > 200 * min(width, height):
-        raise QwenVLScanInputError(
-            f"{name}: page {index} is {width}x{height} px, an aspect ratio over 200:1 that the "
-            "service refuses.",
-            source=name,
-            page=index,
-        )
+
+
+def prepared_image(page: EncodedPage, original_size: tuple[int, int] | None) -> PreparedImage:
+    """The page as the chat model's prepared image (sent as it is, never decoded again)."""
+    resized = "+resized" in page.how
+    return PreparedImage(
+        page.url, page.mime_type, page.width, page.height, original_size, resized, False
+    )
 
 
 def _blank(name: str, index: int) -> QwenVLScanInputError:

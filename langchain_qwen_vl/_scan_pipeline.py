@@ -37,7 +37,7 @@ from langchain_core.rate_limiters import BaseRateLimiter
 from langchain_core.runnables import Runnable
 
 from langchain_qwen_vl._scan_cache import CachedPage, PageCache, page_cache_key
-from langchain_qwen_vl._scan_encode import EncodedPage, encode_page
+from langchain_qwen_vl._scan_encode import EncodedPage, encode_page, prepared_image
 from langchain_qwen_vl._scan_errors import QwenVLScanError, QwenVLScanInputError, ScanFailure
 from langchain_qwen_vl._scan_inputs import blob_name, hash_blob, open_blob
 from langchain_qwen_vl._scan_pacing import TokenBudget
@@ -48,7 +48,7 @@ from langchain_qwen_vl._scan_render import (
     pdfium_executor,
 )
 from langchain_qwen_vl._scan_sync import Progress
-from langchain_qwen_vl.media import image_tokens_for_size
+from langchain_qwen_vl.media import image_tokens_for_size, prepared_block
 
 __all__ = [
     "PipelineConfig",
@@ -182,16 +182,12 @@ async def _transcribe(
     )
     if config.rate_limiter is not None:
         await config.rate_limiter.aacquire()
-    image: dict[str, Any] = {
-        "type": "image",
-        "base64": encoded.base64,
-        "mime_type": encoded.mime_type,
-    }
-    image.update(config.image_block_extra)
+    # The page is handed over prepared: the chat model sends its data URI as it is.
+    image = prepared_block(prepared_image(encoded, None), **config.image_block_extra)
     message = HumanMessage(content=[{"type": "text", "text": config.prompt}, image])
     started = time.perf_counter()
     stats.requests += 1
-    stats.bytes_sent += len(encoded.base64)
+    stats.bytes_sent += len(encoded.url)
     try:
         answer = await config.llm.ainvoke([message])
     finally:

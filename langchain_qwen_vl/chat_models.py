@@ -7,6 +7,7 @@ import json
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import httpx
@@ -22,6 +23,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    field_validator,
     model_validator,
 )
 from typing_extensions import Self
@@ -34,9 +36,9 @@ from langchain_qwen_vl._endpoints import (
     normalise_base_url,
 )
 from langchain_qwen_vl._wire import chat_completions, images_prompt
-from langchain_qwen_vl._wire._content import ImagePart, MediaOptions, TextPart, content_parts
 from langchain_qwen_vl._wire.chat_completions import MODEL_PROVIDER, StreamAssembler
 from langchain_qwen_vl.errors import QwenVLInputError, QwenVLUnsupportedFeatureError
+from langchain_qwen_vl.media._budget import PixelCount
 
 if TYPE_CHECKING:
     from langchain_core.language_models import LanguageModelInput
@@ -46,8 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["ChatQwenVL"]
 
 _USER_AGENT = "langchain-qwen-vl/0.1.0"
-
-PixelBudget = Annotated[int, Field(ge=media.MIN_PIXELS, le=media.HIGH_RESOLUTION_MAX_PIXELS)]
 
 
 class ChatQwenVL(BaseChatModel):
@@ -156,9 +156,14 @@ class ChatQwenVL(BaseChatModel):
     thinking_budget: Annotated[int, Field(ge=1)] | None = None
     vl_high_resolution_images: bool | None = None
     """Fix the pixel cap at 16,777,216 per image (ignores ``max_pixels``)."""
-    max_pixels: PixelBudget | None = None
+    max_pixels: PixelCount | None = None
     """Default per-image pixel cap (server default 2,621,440); a block may set its own."""
-    min_pixels: PixelBudget | None = None
+    min_pixels: PixelCount | None = None
+    allowed_dirs: tuple[Path, ...] | None = None
+    """Local files the model may read: None (default) any path; a list only files inside those
+    directories (after resolving symlinks and ``..``, also for ``file://``); ``[]`` no local
+    file at all (URLs, data URIs, bytes and PIL images still work). Set it when messages come
+    from outside your code (a web request, an agent's tool output)."""
     timeout: Annotated[float, Field(gt=0)] | None = 120.0
     max_retries: Annotated[int, Field(ge=0)] = 2
     streaming: bool = False
@@ -179,6 +184,11 @@ class ChatQwenVL(BaseChatModel):
         PrivateAttr(default_factory=weakref.WeakKeyDictionary)
     )
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @field_validator("allowed_dirs", mode="before")
+    @classmethod
+    def _normalise_allowed_dirs(cls, value: Any) -> tuple[Path, ...] | None:
+        return media.normalise_dirs(value)
 
     @model_validator(mode="after")
     def _check_base_url(self) -> Self:
@@ -318,12 +328,26 @@ class ChatQwenVL(BaseChatModel):
         """The effective parameters of one call: fields overridden by validated kwargs."""
         return _params.resolve(self, stop, kwargs)
 
-    def _media_options(self, params: Mapping[str, Any]) -> MediaOptions:
-        return MediaOptions(
+    def _media_options(self, params: Mapping[str, Any]) -> media.MediaOptions:
+        return media.MediaOptions(
             max_pixels=params["max_pixels"],
             min_pixels=params["min_pixels"],
             vl_high_resolution_images=bool(params["vl_high_resolution_images"]),
         )
+
+    def _file_policy(self) -> media.LocalFilePolicy:
+        return media.LocalFilePolicy(self.allowed_dirs)
+
+    def _check_expressible(
+        self, messages: Sequence[BaseMessage], params: Mapping[str, Any]
+    ) -> None:
+        """Refuse what the wire format cannot say before any image is prepared."""
+        if self.wire_format == "images_prompt":
+            images_prompt.refuse_undocumented(
+                {k: params[k] for k in ("stop", "seed", "top_k", "presence_penalty", "min_pixels")}
+                | params["_body"]
+            )
+            images_prompt.check_expressible(messages)
 
     def _build_payload(
         self,
@@ -333,14 +357,42 @@ class ChatQwenVL(BaseChatModel):
         stream: bool = False,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """The JSON body for ``messages`` (pure: validates and prepares images, no I/O)."""
+        """The JSON body for ``messages``: images prepared (files read, downscaled) here."""
         params = self._call_params(stop, kwargs)
-        options = self._media_options(params)
+        self._check_expressible(messages, params)
+        prepared = media.prepare_messages(
+            messages, self._media_options(params), self._file_policy()
+        )
+        return self._payload(prepared, params, stream=stream)
+
+    async def _abuild_payload(
+        self,
+        messages: Sequence[BaseMessage],
+        stop: list[str] | None = None,
+        *,
+        stream: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """:meth:`_build_payload` with file reads and pixel work off the event loop."""
+        params = self._call_params(stop, kwargs)
+        self._check_expressible(messages, params)
+        prepared = await media.aprepare_messages(
+            messages, self._media_options(params), self._file_policy()
+        )
+        return self._payload(prepared, params, stream=stream)
+
+    def _payload(
+        self, prepared: Sequence[media.PreparedMessage], params: Mapping[str, Any], *, stream: bool
+    ) -> dict[str, Any]:
+        """The body from prepared messages (pure: no I/O)."""
         if self.wire_format == "images_prompt":
-            return self._images_prompt_payload(messages, params, options)
+            body = images_prompt.build_request(prepared, model=params["model"], params=params)
+            if params["extra_body"]:
+                body |= params["extra_body"]
+            return body
         payload: dict[str, Any] = {
             "model": params["model"],
-            "messages": chat_completions.messages_to_wire(messages, options=options),
+            "messages": chat_completions.messages_to_wire(prepared),
         }
         payload |= {k: params[k] for k in _params.SAMPLING_FIELDS if params[k] is not None}
         if params["stop"]:
@@ -358,20 +410,6 @@ class ChatQwenVL(BaseChatModel):
             )
         _tool_binding.check_request_against_thinking(payload)
         return payload
-
-    def _images_prompt_payload(
-        self, messages: Sequence[BaseMessage], params: Mapping[str, Any], options: MediaOptions
-    ) -> dict[str, Any]:
-        images_prompt.refuse_undocumented(
-            {k: params[k] for k in ("stop", "seed", "top_k", "presence_penalty", "min_pixels")}
-            | params["_body"]
-        )
-        body = images_prompt.build_request(
-            messages, model=params["model"], options=options, params=params
-        )
-        if params["extra_body"]:
-            body |= params["extra_body"]
-        return body
 
     def _encode(self, payload: Mapping[str, Any]) -> bytes:
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
@@ -396,7 +434,7 @@ class ChatQwenVL(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        body = self._encode(self._build_payload(messages, stop, **kwargs))
+        body = self._encode(await self._abuild_payload(messages, stop, **kwargs))
         response = await _transport.apost_json(
             self._async_client(), self._endpoint(), body, self._policy()
         )
@@ -433,7 +471,7 @@ class ChatQwenVL(BaseChatModel):
         if self.wire_format == "images_prompt":
             yield _as_single_chunk(await self._agenerate(messages, stop, **kwargs))
             return
-        body = self._encode(self._build_payload(messages, stop, stream=True, **kwargs))
+        body = self._encode(await self._abuild_payload(messages, stop, stream=True, **kwargs))
         assembler = StreamAssembler(output_version=self.output_version)
         events = _transport.astream_events(
             self._async_client(), self._endpoint(), body, self._policy()
@@ -542,33 +580,17 @@ class ChatQwenVL(BaseChatModel):
     def get_num_tokens_from_messages(
         self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
     ) -> int:
-        """Estimate input tokens: images by the service's formula (spec §4), text roughly.
+        """Estimate input tokens: images and videos by the service's formulas, text roughly.
 
+        Images are measured from their headers only (no pixel decoded), with the same budget
+        and rules as the request, so the count matches what the service bills for them.
         Remote image URLs are not downloaded; they count as the cap's maximum (an upper bound).
         """
         options = self._media_options(self._call_params(None, {}))
-        total = 0
-        for index, message in enumerate(messages):
-            total += 4  # role and separators
-            for part in content_parts(message.content, where=f"messages[{index}]", options=options):
-                if isinstance(part, TextPart):
-                    total += self.get_num_tokens(part.text)
-                elif isinstance(part, ImagePart):
-                    total += _prepared_image_tokens(part, options)
+        total = media.count_tokens(messages, options, self._file_policy(), self.get_num_tokens)
         if tools:
             total += self.get_num_tokens(json.dumps([_tool_repr(t) for t in tools]))
         return total
-
-
-def _prepared_image_tokens(part: ImagePart, options: MediaOptions) -> int:
-    cap = media.effective_max_pixels(part.max_pixels, options.vl_high_resolution_images)
-    floor = part.min_pixels or media.MIN_PIXELS
-    image = part.image
-    if image.width is None or image.height is None:
-        return media.image_tokens_for_size(
-            int(cap**0.5), int(cap**0.5), max_pixels=cap, min_pixels=floor
-        )
-    return media.image_tokens_for_size(image.height, image.width, max_pixels=cap, min_pixels=floor)
 
 
 def _tool_repr(tool: Any) -> Any:

@@ -14,12 +14,9 @@ as a ``ToolMessage`` with ``status="error"``, never as an exception that ends th
 from __future__ import annotations
 
 import asyncio
-import errno
-import os
 import re
-import stat
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,94 +118,6 @@ def _shown(reference: str) -> str:
     return repr(reference if len(reference) <= _SHOWN_CHARS else reference[:_SHOWN_CHARS] + "…")
 
 
-# --- where an image reference points, and whether the tool may read it ----------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _AllowedDir:
-    lexical: Path  # absolute, `..` folded, symlinks kept: what users write
-    resolved: Path  # every symlink resolved: where the files really are
-
-
-def _is_inside(path: Path, roots: Sequence[Path]) -> bool:
-    return any(path.is_relative_to(root) for root in roots)
-
-
-def _allowed_path(text: str, allowed: Sequence[_AllowedDir]) -> Path | None:
-    """The resolved path of ``text`` if it lies inside an allowed directory, else None.
-
-    Checked twice: as written (absolute, ``..`` folded — no file system access, so nothing about
-    paths outside is ever probed) and after resolving every symlink.
-    """
-    if not allowed or "\x00" in text:
-        return None
-    lexical = Path(os.path.abspath(text))
-    if not _is_inside(lexical, [d.lexical for d in allowed] + [d.resolved for d in allowed]):
-        return None
-    try:
-        resolved = Path(text).resolve()
-    except (OSError, RuntimeError, ValueError):  # a symlink loop, or an unusable path
-        return None
-    return resolved if _is_inside(resolved, [d.resolved for d in allowed]) else None
-
-
-def _opened_path(fd: int) -> Path | None:
-    """The real path of an open file, where the OS tells it (Linux ``/proc``), else None."""
-    try:
-        return Path(os.readlink(f"/proc/self/fd/{fd}"))
-    except OSError:
-        return None
-
-
-def _file_problem(label: str, error: OSError) -> ToolException:
-    reasons = {
-        "ENOENT": "no such file",
-        "EISDIR": "is a directory, not an image file",
-        "EACCES": "permission denied",
-        "ELOOP": "is a symbolic link that cannot be followed",
-    }
-    reason = reasons.get(errno.errorcode.get(error.errno or 0, ""), error.strerror or str(error))
-    return ToolException(f"Could not read {label}: {reason}.")
-
-
-def _read_allowed_file(
-    path: Path, label: str, allowed: Sequence[_AllowedDir], max_bytes: int
-) -> bytes:
-    """Read an image file already known to be inside ``allowed`` (see the module docstring)."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as error:
-        raise _file_problem(label, error) from None
-    try:
-        info = os.fstat(fd)
-        real = _opened_path(fd)
-        if real is not None and not _is_inside(real, [d.resolved for d in allowed]):
-            # Something in the path was swapped for a symlink after the check.
-            raise ToolException(f"Refused: {label} changed while it was being opened.")
-        if stat.S_ISDIR(info.st_mode):
-            raise ToolException(f"Could not read {label}: is a directory, not an image file.")
-        if not stat.S_ISREG(info.st_mode):
-            raise ToolException(f"Could not read {label}: not a regular file.")
-        if info.st_size > max_bytes:
-            raise ToolException(
-                f"Could not read {label}: {info.st_size:,} bytes, over this tool's limit of "
-                f"{max_bytes:,} bytes."
-            )
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except OSError as error:
-        raise _file_problem(label, error) from None
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        raise ToolException(
-            f"Could not read {label}: over this tool's limit of {max_bytes:,} bytes."
-        )
-    return data
-
-
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     message: HumanMessage
@@ -280,25 +189,9 @@ class QwenVLTool(BaseTool):
     @field_validator("allowed_dirs", mode="before")
     @classmethod
     def _resolve_allowed_dirs(cls, value: Any) -> tuple[Path, ...]:
-        if value is None:
-            return ()
-        if isinstance(value, (str, os.PathLike)):
-            value = [value]
-        dirs: list[Path] = []
-        for index, item in enumerate(value):
-            if not isinstance(item, (str, os.PathLike)) or not os.fspath(item):
-                raise ValueError(f"allowed_dirs[{index}]: {item!r} is not a directory path")
-            written = Path(os.path.abspath(Path(item).expanduser()))
-            try:
-                resolved = written.resolve(strict=True)
-            except (OSError, RuntimeError) as error:
-                raise ValueError(
-                    f"allowed_dirs[{index}]: {os.fspath(item)!r} does not exist ({error})"
-                ) from None
-            if not resolved.is_dir():
-                raise ValueError(f"allowed_dirs[{index}]: {os.fspath(item)!r} is not a directory")
-            dirs.append(written)
-        return tuple(dirs)
+        from langchain_qwen_vl.media import normalise_dirs
+
+        return normalise_dirs(value) or ()
 
     @model_validator(mode="after")
     def _describe_file_access(self) -> Self:
@@ -307,11 +200,6 @@ class QwenVLTool(BaseTool):
         return self
 
     # --- building the request (no model call) ----------------------------------------------
-
-    def _allowed(self) -> list[_AllowedDir]:
-        # Keep the written form too: a directory configured through a symlink (/tmp on macOS)
-        # is how users and agents write its paths.
-        return [_AllowedDir(d, d.resolve()) for d in self.allowed_dirs]
 
     def _refusal(self, label: str) -> ToolException:
         if not self.allowed_dirs:
@@ -346,19 +234,24 @@ class QwenVLTool(BaseTool):
                 f"{label} uses an unsupported URL scheme ({scheme.group(1)}:) — pass an "
                 "http(s) URL, a data: URI or a local file path."
             )
-        allowed = self._allowed()
-        path = _allowed_path(path_text, allowed)
-        if path is None:
-            raise self._refusal(label)
-        data = _read_allowed_file(path, label, allowed, self.max_file_bytes)
-        from langchain_qwen_vl.media import image_block
+        from langchain_qwen_vl import media
 
+        # The same policy as ChatQwenVL(allowed_dirs=...); the tool's default is no files.
+        policy = media.LocalFilePolicy(self.allowed_dirs)
         try:
-            block = image_block(data)
+            path = policy.check(path_text)
+            data = policy.read(path, self.max_file_bytes, "this tool's limit")
+        except media.FileProblem as problem:
+            if problem.refused:
+                raise self._refusal(label) from None
+            raise ToolException(f"Could not read {label}: {problem.reason}.") from None
+        try:
+            # Prepared here, once, for the model's budget; the model sends it as it is.
+            prepared = media.prepare_image(data, **_budget_of(self.llm))
         except ValueError as error:  # QwenVLImageError: not an image, empty, bad size
             detail = str(error).split(": ", 1)[-1].replace("image bytes", "the file", 1)
             raise ToolException(f"Could not use {label}: {detail}") from None
-        return block, str(path)
+        return media.prepared_block(prepared), path
 
     def _prepare(self, question: str, image: str | None, images: list[str] | None) -> _Prepared:
         if images is not None:
@@ -435,6 +328,12 @@ class QwenVLTool(BaseTool):
         except ModelError as error:
             raise self._model_failure(error) from error
         return self._output(answer, prepared)
+
+
+def _budget_of(llm: BaseChatModel) -> dict[str, Any]:
+    """The pixel budget fields of the tool's model (a ChatQwenVL has them; others do not)."""
+    names = ("max_pixels", "min_pixels", "vl_high_resolution_images")
+    return {name: value for name in names if (value := getattr(llm, name, None)) is not None}
 
 
 def _reasoning_of(message: BaseMessage) -> str | None:

@@ -13,7 +13,6 @@ from typing import Any
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
-    BaseMessage,
     ChatMessage,
     HumanMessage,
     SystemMessage,
@@ -25,11 +24,9 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from langchain_qwen_vl._wire._content import (
     ImagePart,
-    MediaOptions,
     Part,
+    PreparedMessage,
     TextPart,
-    check_image_count,
-    content_parts,
     text_of,
 )
 from langchain_qwen_vl.errors import QwenVLInputError
@@ -52,14 +49,14 @@ def _part_to_wire(part: Part) -> dict[str, Any]:
         return {"type": "text", "text": part.text}
     if isinstance(part, ImagePart):
         wire: dict[str, Any] = {"type": "image_url", "image_url": {"url": part.image.url}}
-        # Spec §1b: the per-image budget is a sibling of image_url, not inside it.
-        if part.max_pixels is not None:
-            wire["max_pixels"] = part.max_pixels
-        if part.min_pixels is not None:
-            wire["min_pixels"] = part.min_pixels
+        # The service documents the per-image budget as a sibling of image_url, not inside it.
+        if part.budget.max_pixels is not None:
+            wire["max_pixels"] = part.budget.max_pixels
+        if part.budget.min_pixels is not None:
+            wire["min_pixels"] = part.budget.min_pixels
         return wire
     if part.frames is not None:
-        wire = {"type": "video", "video": list(part.frames)}
+        wire = {"type": "video", "video": [frame.url for frame in part.frames]}
     else:
         wire = {"type": "video_url", "video_url": {"url": part.url}}
     if part.fps is not None:
@@ -104,9 +101,7 @@ def _tool_result_text(parts: Sequence[Part], moved_images: int) -> str:
     return text
 
 
-def messages_to_wire(
-    messages: Sequence[BaseMessage], *, options: MediaOptions
-) -> list[dict[str, Any]]:
+def messages_to_wire(prepared: Sequence[PreparedMessage]) -> list[dict[str, Any]]:
     """Build the ``messages`` array of an OpenAI-compatible request.
 
     Images returned by a tool (image blocks in a ``ToolMessage``) cannot travel in a ``tool``
@@ -116,11 +111,10 @@ def messages_to_wire(
 
     Example:
         >>> from langchain_core.messages import HumanMessage
-        >>> messages_to_wire([HumanMessage("hi")], options=MediaOptions())
+        >>> messages_to_wire([PreparedMessage(HumanMessage("hi"), (TextPart("hi"),))])
         [{'role': 'user', 'content': 'hi'}]
     """
     wire: list[dict[str, Any]] = []
-    all_parts: list[list[Part]] = []
     pending_tool_images: list[tuple[str, list[Part]]] = []  # (tool_call_id, its images)
 
     def flush_tool_images() -> None:
@@ -133,10 +127,9 @@ def messages_to_wire(
         wire.append({"role": "user", "content": content})
         pending_tool_images.clear()
 
-    for index, message in enumerate(messages):
+    for index, item in enumerate(prepared):
+        message, parts = item.message, item.parts
         where = f"messages[{index}]"
-        parts = content_parts(message.content, where=where, options=options)
-        all_parts.append(parts)
         if not isinstance(message, ToolMessage):
             flush_tool_images()
         if isinstance(message, SystemMessage):
@@ -176,7 +169,6 @@ def messages_to_wire(
                 " — use SystemMessage, HumanMessage, AIMessage or ToolMessage."
             )
     flush_tool_images()
-    check_image_count(all_parts)
     if not wire:
         raise QwenVLInputError("messages: the conversation is empty — pass at least one message.")
     return wire

@@ -24,12 +24,9 @@ from langchain_core.messages import (
 from langchain_qwen_vl._params import short
 from langchain_qwen_vl._wire._content import (
     ImagePart,
-    MediaOptions,
     Part,
+    PreparedMessage,
     TextPart,
-    VideoPart,
-    check_image_count,
-    content_parts,
 )
 from langchain_qwen_vl.errors import QwenVLUnsupportedFeatureError
 
@@ -87,27 +84,9 @@ def refuse_undocumented(params: Mapping[str, Any]) -> None:
             )
 
 
-def build_request(
-    messages: Sequence[BaseMessage],
-    *,
-    model: str,
-    options: MediaOptions,
-    params: Mapping[str, Any],
-) -> dict[str, Any]:
-    """Build the §1a body. ``params`` holds the optional fields the caller set (None = unset).
-
-    Raises :class:`QwenVLUnsupportedFeatureError` for anything this shape cannot express —
-    tool calls or tool results in the history, video, or a conversation without images.
-
-    Example:
-        >>> from langchain_core.messages import HumanMessage
-        >>> body = build_request([HumanMessage(content=[{"type": "text", "text": "What?"},
-        ...     {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}])],
-        ...     model="qwen3-vl-flash", options=MediaOptions(), params={"temperature": None})
-        >>> body
-        {'model': 'qwen3-vl-flash', 'images': ['https://x.test/a.png'], 'prompt': 'What?'}
-    """
-    parts_by_message: list[list[Part]] = []
+def check_expressible(messages: Sequence[BaseMessage]) -> None:
+    """Raise for what this shape cannot express, before any image is prepared: tool calls and
+    tool results (it has no roles or tools) and video (it has no video field)."""
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
         if isinstance(message, ToolMessage) or (
@@ -117,14 +96,46 @@ def build_request(
                 f"{where}: tool calls and tool results cannot be expressed in the images_prompt "
                 f"wire format (it has no roles or tools) — {_OTHER_FORMAT}."
             )
-        parts = content_parts(message.content, where=where, options=options)
-        if any(isinstance(p, VideoPart) for p in parts):
+        content = message.content
+        if not isinstance(content, str) and any(
+            isinstance(item, Mapping)
+            and (
+                item.get("type") in ("video", "video_url")
+                or (item.get("type") is None and "video" in item)
+            )
+            for item in content
+        ):
             raise QwenVLUnsupportedFeatureError(
                 f"{where}: video input cannot be expressed in the images_prompt wire format "
                 f"— {_OTHER_FORMAT}."
             )
-        parts_by_message.append(parts)
-    check_image_count(parts_by_message)
+
+
+def build_request(
+    prepared: Sequence[PreparedMessage],
+    *,
+    model: str,
+    params: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Build the §1a body. ``params`` holds the optional fields the caller set (None = unset).
+
+    Raises :class:`QwenVLUnsupportedFeatureError` for anything this shape cannot express —
+    tool calls or tool results in the history, video (see :func:`check_expressible`, called
+    before preparation), or a conversation without images.
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage
+        >>> from langchain_qwen_vl import media
+        >>> msgs = [HumanMessage(content=[{"type": "text", "text": "What?"},
+        ...     {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}])]
+        >>> prepared = media.prepare_messages(msgs, media.MediaOptions(),
+        ...                                   media.LocalFilePolicy(None))
+        >>> build_request(prepared, model="qwen3-vl-flash", params={"temperature": None})
+        {'model': 'qwen3-vl-flash', 'images': ['https://x.test/a.png'], 'prompt': 'What?'}
+    """
+    messages = [item.message for item in prepared]
+    check_expressible(messages)
+    parts_by_message: list[Sequence[Part]] = [item.parts for item in prepared]
 
     images = [p.image.url for parts in parts_by_message for p in parts if isinstance(p, ImagePart)]
     if not images:

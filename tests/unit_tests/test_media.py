@@ -18,7 +18,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 from PIL import Image, ImageChops, ImageFilter
 
-from langchain_qwen_vl import _media_codec, media
+from langchain_qwen_vl import media
 from langchain_qwen_vl.errors import QwenVLImageError, QwenVLInputError
 from langchain_qwen_vl.media import (
     DEFAULT_MAX_PIXELS,
@@ -35,6 +35,7 @@ from langchain_qwen_vl.media import (
     prepare_video,
     resized_dimensions,
 )
+from langchain_qwen_vl.media import _codec as _media_codec
 
 WHERE = "messages[1].content[2]"
 
@@ -159,7 +160,7 @@ def test_downscale_target_preserves_tokens_over_random_sizes() -> None:
                 rng.randint(MIN_PIXELS, HIGH_RESOLUTION_MAX_PIXELS),
             ]
         )
-        target = media._downscale_target(w, h, cap, MIN_PIXELS)
+        target = media.downscale_target(w, h, cap, MIN_PIXELS)
         if target is None:
             # Only when the cap does not bite (step 2 not taken), or when its grid is not a
             # pure downscale (beta < 1 when rounding up pushed step 1 over the cap, e.g.
@@ -230,7 +231,7 @@ def test_two_thread_resize_matches_a_whole_image_resize(
     # only the order of Pillow's two passes (hence 8-bit rounding/clipping in between) may
     # differ. A natural image (not raw noise, whose overshoots clip) must agree within 2.
     image = noise(*source).filter(ImageFilter.GaussianBlur(1.5))
-    threaded = _media_codec._resize(image, target)
+    threaded = _media_codec.resize(image, target)
     whole = image.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
     assert threaded.size == target
     extrema = ImageChops.difference(threaded, whole).getextrema()
@@ -516,7 +517,8 @@ def test_estimate_tokens_of_blocks_and_forms(tmp_path: Path, small_jpeg: bytes) 
         assert estimate_image_tokens(block) == (2562 if remote else expected), block
     block = {"type": "image_url", "image_url": {"url": "https://x.com/a"}, "max_pixels": 1_000_000}
     assert estimate_image_tokens(block) == 1_000_000 // 1024 + 2
-    assert estimate_image_tokens(block, max_pixels=DEFAULT_MAX_PIXELS) == 2562
+    # The block's own budget wins over the arguments (as in a request, over per-call kwargs).
+    assert estimate_image_tokens(block, max_pixels=DEFAULT_MAX_PIXELS) == 1_000_000 // 1024 + 2
     assert estimate_image_tokens(block, vl_high_resolution_images=True) == 16_384 + 2
     with pytest.raises(QwenVLImageError, match="not an image block"):
         estimate_image_tokens({"type": "text", "text": "hi"})
@@ -540,10 +542,12 @@ def test_image_block_forms(tmp_path: Path, small_jpeg: bytes) -> None:
     path.write_bytes(small_jpeg)
     uri = uri_of(small_jpeg, "image/jpeg")
     assert image_block("https://x.com/a.jpg") == {"type": "image", "url": "https://x.com/a.jpg"}
-    assert image_block(path) == {"type": "image", "url": uri}
+    # A path is referenced, not copied into the message.
+    assert image_block(path) == {"type": "image", "url": path.as_uri(), "mime_type": "image/jpeg"}
     assert image_block(str(path), max_pixels=1_000_000, min_pixels=8192) == {
         "type": "image",
-        "url": uri,
+        "url": path.as_uri(),
+        "mime_type": "image/jpeg",
         "max_pixels": 1_000_000,
         "min_pixels": 8192,
     }
@@ -558,7 +562,7 @@ def test_image_block_goes_into_a_message_and_is_downscaled_at_request_time(
     path = tmp_path / "big.jpg"
     noise(2400, 1800).save(path, "JPEG")
     block = image_block(path)
-    assert payload(block["url"]) == path.read_bytes()  # not downscaled yet
+    assert block["url"] == path.as_uri()  # a reference: read and downscaled at request time
     message = HumanMessage(content=[{"type": "text", "text": "What is this?"}, block])
     source = image_source_from_block(message.content[1], where=WHERE)  # type: ignore[arg-type]
     prepared = prepare_image(source, where=WHERE)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from langchain_qwen_vl import _scan_render
-from langchain_qwen_vl._scan_encode import downscale_target, encode_page, is_blank, is_colour
+from langchain_qwen_vl._scan_encode import encode_page, is_blank, is_colour
 from langchain_qwen_vl._scan_render import (
     PdfSource,
     RenderSettings,
@@ -19,7 +19,12 @@ from langchain_qwen_vl._scan_render import (
     open_source,
 )
 from langchain_qwen_vl.document_loaders import QwenVLScanInputError
-from langchain_qwen_vl.media import DEFAULT_MAX_PIXELS, MIN_PIXELS, image_tokens_for_size
+from langchain_qwen_vl.media import (
+    DEFAULT_MAX_PIXELS,
+    MIN_PIXELS,
+    downscale_target,
+    image_tokens_for_size,
+)
 from tests.unit_tests.test_scan_support import (
     blank_scan,
     encrypted_pdf_bytes,

@@ -168,13 +168,14 @@ class RecordingChat(BaseChatModel):
                 b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text"
             )
             block = next(b for b in content if isinstance(b, dict) and b.get("type") == "image")
-            data = base64.b64decode(block["base64"])
+            # The loader hands pages over prepared: a data URI with the sizes in extras.
+            data = base64.b64decode(block["url"].split(",", 1)[1])
             image = Image.open(io.BytesIO(data))
             self.calls.append(
                 {
                     "kwargs": kwargs,
                     "prompt": text,
-                    "block": {k: v for k, v in block.items() if k != "base64"},
+                    "block": {k: v for k, v in block.items() if k not in ("url", "extras")},
                     "size": image.size,
                     "mode": image.mode,
                     "format": image.format,

@@ -14,7 +14,7 @@ import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from langchain_qwen_vl.errors import QwenVLImageError
 
@@ -39,17 +39,23 @@ SUPPORTED_LIST = "JPEG, PNG, WEBP, BMP, TIFF, HEIC"
 _4K_SIDE = 3840
 _4K_AREA = 3840 * 2160
 
-# Quality of the JPEGs we write. 85 after a downscale (bench, 12 MP photo: 19.5% of the
-# original's bytes, 33.4 dB PSNR against the server's own resize of the original; q90 costs
-# ~20% more bytes). 90 for a user's in-memory image sent at full size: it is the master copy.
-RESIZED_JPEG_QUALITY = 85
-PIL_JPEG_QUALITY = 90
+# Quality of the JPEGs we write (see encode): q90 costs ~20% more bytes for +1.5 dB.
+JPEG_QUALITY = 85
+
+# The most pixels decoded at full size (a JPEG is decoded reduced first, see reencode): a
+# 17 KB PNG can declare 12000x12000 px and cost ~860 MB to decode. 64 MP is ~190 MB in RGB.
+MAX_DECODE_PIXELS = 64_000_000
 
 # Below this output size a resize takes a few ms: not worth a second thread.
 _PARALLEL_MIN_PIXELS = 1_000_000
 
-# "Few colours" (see encode) by working mode.
-_FEW_COLOURS = {"RGB": 256, "L": 64}
+#: Thumbnail pixels with (max - min) channel spread above this count as coloured.
+_CHROMA = 40
+#: A picture is "in colour" when at least this share (and 4 px) of its thumbnail is coloured.
+_COLOUR_SHARE = 0.0002
+_THUMB_SIDE = 400
+
+PictureKind = Literal["photo", "screen"]
 
 _EXIF_ORIENTATION = 0x0112
 _SWAPS_AXES = frozenset({5, 6, 7, 8})
@@ -113,16 +119,14 @@ def displayed_size(im: Image.Image, orientation: int) -> tuple[int, int]:
     return (height, width) if orientation in _SWAPS_AXES else (width, height)
 
 
-def _read_head(data: bytes | None, path: str | None) -> bytes:
-    if data is not None:
-        return data[:512]
-    with open(str(path), "rb") as fh:
-        return fh.read(512)
+def _read_head(source: bytes | BinaryIO) -> bytes:
+    if isinstance(source, bytes):
+        return source[:512]
+    source.seek(0)
+    return source.read(512)
 
 
-def _format_of(
-    im: Image.Image, data: bytes | None, path: str | None, subject: str
-) -> tuple[str, str]:
+def _format_of(im: Image.Image, source: bytes | BinaryIO, subject: str) -> tuple[str, str]:
     fmt = _FORMAT_ALIASES.get(im.format or "", im.format or "")
     if fmt not in SUPPORTED_FORMATS:
         raise QwenVLImageError(
@@ -132,23 +136,23 @@ def _format_of(
         )
     mime = _MIME_BY_FORMAT[fmt]
     if fmt == "HEIF":  # only reached with a HEIF plugin (pillow-heif) registered
-        mime = sniff_heif(_read_head(data, path)) or mime
+        mime = sniff_heif(_read_head(source)) or mime
     return fmt, mime
 
 
-def inspect(data: bytes | None, path: str | None, subject: str) -> ImageInfo:
-    """Read the header only (Pillow opens lazily) of ``data`` or the file at ``path``."""
+def inspect(source: bytes | BinaryIO, subject: str) -> ImageInfo:
+    """Read the header only (Pillow opens lazily) of encoded bytes or an open binary file."""
     from PIL import Image as PILImage
     from PIL import UnidentifiedImageError
 
     try:
-        source: io.BytesIO | str = io.BytesIO(data) if data is not None else str(path)
-        with PILImage.open(source) as im:
-            fmt, mime = _format_of(im, data, path, subject)
+        stream = io.BytesIO(source) if isinstance(source, bytes) else source
+        with PILImage.open(stream) as im:
+            fmt, mime = _format_of(im, source, subject)
             orientation = _orientation(im)
             return ImageInfo(fmt, mime, displayed_size(im, orientation), orientation)
     except UnidentifiedImageError:
-        heif = sniff_heif(_read_head(data, path))
+        heif = sniff_heif(_read_head(source))
         if heif is not None:
             # Pillow needs pillow-heif to decode HEIC; without it the bytes go through
             # unchanged (the service reads HEIC) and the size stays unknown.
@@ -197,15 +201,66 @@ def _to_working_mode(im: Image.Image) -> Image.Image:
     return im.convert("RGBA" if _has_transparency(im) else "RGB")
 
 
-def encode(im: Image.Image, *, jpeg_quality: int, icc_profile: bytes | None) -> tuple[bytes, str]:
-    """Encode for upload; returns (bytes, mime).
+def picture_kind(im: Image.Image) -> PictureKind:
+    """``"screen"`` for synthetic pictures (screenshots, diagrams, charts, clean rendered
+    documents), ``"photo"`` for everything captured by a sensor (photos and scans).
 
-    PNG when the image has real transparency (JPEG cannot carry it) or few colours (at most
-    256 in colour, 64 grey levels: diagrams, flat screenshots, clean scans; PNG is lossless
-    there and usually smaller than JPEG; any grey image has <= 256 levels, hence the lower
-    bar for a grey photo).
-    JPEG otherwise: a photo as PNG is 3-5x larger and would often break the 10 MB limit.
-    An alpha channel that is fully opaque is dropped first.
+    Synthetic pictures are mostly flat: over half of their pixels equal their left neighbour,
+    even after a bicubic downscale (flat areas stay flat). Sensor noise makes that share small
+    (bench: a screenshot 0.79, a chart 0.94, a 300 DPI scan 0.15, a photo 0.12).
+    """
+    from PIL import ImageChops
+
+    width, height = im.size
+    if width < 2:
+        return "photo"
+    grey = im if im.mode == "L" else im.convert("L")
+    diff = ImageChops.difference(
+        grey.crop((1, 0, width, height)), grey.crop((0, 0, width - 1, height))
+    )
+    flat = diff.histogram()[0]
+    return "screen" if flat * 2 > (width - 1) * height else "photo"
+
+
+def thumbnail(im: Image.Image) -> Image.Image:
+    """A box-reduced copy with a short side of about 400 px (noise averages out)."""
+    factor = max(1, min(im.width, im.height) // _THUMB_SIDE)
+    return im.reduce(factor) if factor > 1 else im
+
+
+def is_colour(im: Image.Image) -> bool:
+    """True when a visible part of an RGB picture is coloured (a stamp, a logo, a highlighter).
+
+    Checked on a thumbnail, so scanner noise and paper tint average out.
+
+    Example:
+        >>> from PIL import Image
+        >>> is_colour(Image.new("RGB", (100, 100), (250, 248, 240)))
+        False
+    """
+    if im.mode != "RGB":
+        return False
+    from PIL import ImageChops
+
+    thumb = thumbnail(im)
+    red, green, blue = thumb.split()
+    brightest = ImageChops.lighter(ImageChops.lighter(red, green), blue)
+    darkest = ImageChops.darker(ImageChops.darker(red, green), blue)
+    chroma = ImageChops.difference(brightest, darkest).histogram()
+    coloured = sum(chroma[_CHROMA + 1 :])
+    return coloured >= max(4, _COLOUR_SHARE * thumb.width * thumb.height)
+
+
+def encode(im: Image.Image, *, icc_profile: bytes | None) -> tuple[bytes, str]:
+    """Encode for upload by the picture's kind; returns (bytes, mime).
+
+    - Real transparency: PNG (JPEG cannot carry it). A fully opaque alpha is dropped first.
+    - ``"screen"`` pictures: PNG, lossless, so small text stays exactly as legible as the
+      service's own resize would leave it (bench, 2560x1600 screenshot at the default cap:
+      PNG 729 KiB exact; JPEG q85 480 KiB at 35.6 dB blurs 11-px text; q95 4:4:4 857 KiB).
+    - ``"photo"`` (photos, scans): JPEG q85 (bench, 12 MP photo: 19.5% of the original's bytes,
+      33.4 dB against the service's own resize; PNG is 3-5x larger and often breaks the 10 MB
+      limit), grey when the picture has no colour (a scan: ~10% fewer bytes, same PSNR).
     """
     im = _to_working_mode(im)
     if im.mode in ("RGBA", "LA"):
@@ -213,17 +268,21 @@ def encode(im: Image.Image, *, jpeg_quality: int, icc_profile: bytes | None) -> 
         if isinstance(low, (int, float)) and low < 255:
             return _save(im, "PNG", icc_profile=icc_profile), "image/png"
         im = im.convert("RGB" if im.mode == "RGBA" else "L")
-    if im.getcolors(_FEW_COLOURS[im.mode]) is not None:
+    if picture_kind(im) == "screen":
         return _save(im, "PNG", icc_profile=icc_profile), "image/png"
-    return _save(im, "JPEG", icc_profile=icc_profile, quality=jpeg_quality), "image/jpeg"
+    if im.mode == "RGB" and not is_colour(im):
+        im = im.convert("L")
+    return _save(im, "JPEG", icc_profile=icc_profile), "image/jpeg"
 
 
-def _save(im: Image.Image, fmt: str, *, icc_profile: bytes | None, quality: int = 0) -> bytes:
+def _save(im: Image.Image, fmt: str, *, icc_profile: bytes | None) -> bytes:
     buffer = io.BytesIO()
     if fmt == "JPEG":
-        im.save(buffer, "JPEG", quality=quality, icc_profile=icc_profile)
+        im.save(buffer, "JPEG", quality=JPEG_QUALITY, icc_profile=icc_profile)
     else:
-        im.save(buffer, "PNG", icc_profile=icc_profile)
+        # compress_level 1: on the bench screenshot both smaller (729 vs 850 KiB) and faster
+        # (67 vs 101 ms) than the default 6.
+        im.save(buffer, "PNG", icc_profile=icc_profile, compress_level=1)
     return buffer.getvalue()
 
 
@@ -242,7 +301,7 @@ def _apply_orientation(im: Image.Image, orientation: int) -> Image.Image:
     return im.transpose(method) if method is not None else im
 
 
-def _resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+def resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
     from PIL import Image as PILImage
 
     if im.size == size:
@@ -296,12 +355,20 @@ def reencode(
                     # DCT-domain downscale while decoding (by 1/2, 1/4 or 1/8, never below
                     # the target): most of the speed-up over decode-then-resize.
                     im.draft(im.mode, stored_target)
+            if im.width * im.height > MAX_DECODE_PIXELS:
+                shown_w, shown_h = info.size or im.size
+                raise QwenVLImageError(
+                    f"{subject} is {shown_w}x{shown_h} px"
+                    f" ({im.width * im.height / 1e6:.0f} MP to decode, over the "
+                    f"{MAX_DECODE_PIXELS / 1e6:.0f} MP this client decodes) — downscale it "
+                    "first, save it as JPEG (decoded reduced), or pass an http(s) URL."
+                )
             im.load()
             work = _to_working_mode(im)
             if stored_target is not None:
-                work = _resize(work, stored_target)
+                work = resize(work, stored_target)
             work = _apply_orientation(work, info.orientation)
-            encoded, mime = encode(work, jpeg_quality=RESIZED_JPEG_QUALITY, icc_profile=icc or None)
+            encoded, mime = encode(work, icc_profile=icc or None)
             return encoded, mime, work.size
     except PILImage.DecompressionBombError as exc:
         raise QwenVLImageError(
@@ -326,9 +393,9 @@ def encode_pil(
     try:
         work = _to_working_mode(_apply_orientation(im, orientation))
         if target is not None:
-            work = _resize(work, target)
+            work = resize(work, target)
         icc = im.info.get("icc_profile")
-        encoded, mime = encode(work, jpeg_quality=PIL_JPEG_QUALITY, icc_profile=icc or None)
+        encoded, mime = encode(work, icc_profile=icc or None)
     except (OSError, ValueError) as exc:  # e.g. a lazily opened image whose file was closed
         raise QwenVLImageError(
             f"{subject} cannot be encoded ({exc}) — call image.load() while its file is open, "

@@ -1,0 +1,376 @@
+"""Messages -> prepared messages: the one step that touches files and pixels.
+
+Three stages, so that each costs only what it must:
+
+1. :func:`parse_content` reads a message's content into ordered parts: text, and references
+   to images and videos with their pixel budget resolved. Pure: no file read, no decode.
+2. :func:`prepare_messages` / :func:`aprepare_messages` turn every reference into what the
+   wire needs (a URL or data URI, downscaled to what the service keeps). The async twin runs
+   the parts that read files or decode pixels in worker threads, several images at once; a
+   URL-only or already prepared message never leaves the event loop.
+3. :func:`count_tokens` plans the same preparation from image headers only: the same
+   numbers as the request, without decoding a pixel.
+
+``_wire`` then builds the request body from prepared messages and does no I/O at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+
+from langchain_qwen_vl.errors import QwenVLImageError, QwenVLUnsupportedFeatureError
+from langchain_qwen_vl.media import _sources as _src
+from langchain_qwen_vl.media import _video
+from langchain_qwen_vl.media._blocks import image_source_from_block, video_source_from_block
+from langchain_qwen_vl.media._budget import ImageBudget, MediaOptions, resolve_budget
+from langchain_qwen_vl.media._files import LocalFilePolicy
+from langchain_qwen_vl.media._prepare import (
+    PreparedImage,
+    measure_located,
+    prepare_located,
+    tokens_for,
+    trusted_prepared,
+)
+
+__all__ = [
+    "ImagePart",
+    "ImageRef",
+    "Part",
+    "PreparedMessage",
+    "TextPart",
+    "VideoPart",
+    "VideoRef",
+    "aprepare_messages",
+    "count_tokens",
+    "parse_content",
+    "prepare_messages",
+]
+
+MAX_IMAGES_PER_REQUEST = 256
+MAX_BASE64_IMAGES_PER_REQUEST = 250
+
+# Blocks that carry no information for the model on the way back in: reasoning of an earlier
+# turn (the service does not take it back), tool-use blocks (tool calls are sent from
+# ``AIMessage.tool_calls``), and provider-specific markers.
+_DROPPED_BLOCK_TYPES = frozenset(
+    {
+        "reasoning",
+        "thinking",
+        "redacted_thinking",
+        "tool_use",
+        "tool_call",
+        "tool_call_chunk",
+        "invalid_tool_call",
+        "server_tool_call",
+        "server_tool_result",
+    }
+)
+_TEXT_BLOCK_TYPES = frozenset({"text", "input_text", "output_text"})
+_VIDEO_BLOCK_TYPES = frozenset({"video", "video_url"})
+_UNSUPPORTED_MEDIA = {
+    "audio": "audio input",
+    "input_audio": "audio input",
+    "file": "file input (PDF and other documents)",
+    "document": "document input",
+}
+
+
+# --- parts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """A prepared image and the budget sent beside it."""
+
+    image: PreparedImage
+    budget: ImageBudget
+
+
+@dataclass(frozen=True, slots=True)
+class VideoPart:
+    """A video as a file URL (``frames`` is None) or as a list of prepared frames."""
+
+    url: str | None
+    frames: tuple[PreparedImage, ...] | None
+    fps: float | None
+
+
+Part = TextPart | ImagePart | VideoPart
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """An image not prepared yet: its raw value, the block it came in, its budget."""
+
+    source: Any
+    block: Mapping[str, Any] | None
+    budget: ImageBudget
+    where: str
+
+    def trusted(self) -> PreparedImage | None:
+        return trusted_prepared(self.block, self.budget) if self.block is not None else None
+
+    def is_light(self) -> bool:
+        """True when preparing it reads no file and decodes nothing (no thread needed)."""
+        if self.trusted() is not None:
+            return True
+        return isinstance(self.source, str) and _src.is_http(self.source.strip())
+
+    def locate(self, policy: LocalFilePolicy) -> _src.Located:
+        return _src.locate(self.source, self.where, policy)
+
+    def prepare(self, policy: LocalFilePolicy) -> PreparedImage:
+        trusted = self.trusted()
+        if trusted is not None:
+            return trusted
+        return prepare_located(self.locate(policy), self.budget, policy, self.where)
+
+    def tokens(self, policy: LocalFilePolicy) -> int:
+        trusted = self.trusted()
+        if trusted is not None:
+            size = (trusted.width, trusted.height) if trusted.width and trusted.height else None
+        else:
+            size = measure_located(self.locate(policy), policy, self.where)
+        return tokens_for(size, self.budget)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoRef:
+    """A video not prepared yet: a file source, or frames (each an :class:`ImageRef`)."""
+
+    source: Any
+    frames: tuple[ImageRef, ...] | None
+    fps: float | None
+    where: str
+
+    def is_light(self) -> bool:
+        if self.frames is not None:
+            return all(frame.is_light() for frame in self.frames)
+        return isinstance(self.source, str) and _src.is_http(self.source.strip())
+
+    def prepare(self, policy: LocalFilePolicy) -> VideoPart:
+        if self.frames is not None:
+            frames = tuple(frame.prepare(policy) for frame in self.frames)
+            return VideoPart(url=None, frames=frames, fps=self.fps)
+        url = _video.prepare_video(self.source, where=self.where, policy=policy)
+        return VideoPart(url=url, frames=None, fps=self.fps)
+
+    def tokens(self, policy: LocalFilePolicy) -> int:
+        if self.frames is None:  # a video file: its length is unknown without decoding it
+            return 0
+        first = self.frames[0]
+        trusted = first.trusted()
+        if trusted is not None and trusted.width and trusted.height:
+            size: tuple[int, int] | None = (trusted.width, trusted.height)
+        else:
+            size = measure_located(first.locate(policy), policy, first.where)
+        return _video.frame_list_tokens(len(self.frames), size)
+
+
+RawPart = TextPart | ImageRef | VideoRef
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedMessage:
+    """A message and its content as prepared parts, in order."""
+
+    message: BaseMessage
+    parts: tuple[Part, ...]
+
+
+# --- stage 1: parse (pure) -------------------------------------------------------------------
+
+
+def _video_ref(block: Mapping[str, Any], where: str) -> VideoRef:
+    source = video_source_from_block(block, where)
+    fps = block.get("fps")
+    if isinstance(source, (list, tuple)):
+        _video.check_frame_count(len(source), where)
+        budget = _video.frame_budget(len(source))
+        frames = []
+        for index, frame in enumerate(source):
+            frame_where = f"{where}.video[{index}]"
+            frame_block = frame if isinstance(frame, Mapping) else None
+            value = frame
+            if frame_block is not None:
+                value = image_source_from_block(frame_block, where=frame_where)
+                if value is None:
+                    raise QwenVLImageError(
+                        f"{frame_where}: a video frame must be an image (any image form, e.g. "
+                        f"image_block(...)), got a block of type {frame_block.get('type')!r}."
+                    )
+            frames.append(ImageRef(value, frame_block, budget, frame_where))
+        return VideoRef(None, tuple(frames), fps, where)
+    return VideoRef(source, None, fps, where)
+
+
+def parse_content(
+    content: str | Sequence[Any], *, where: str, options: MediaOptions
+) -> list[RawPart]:
+    """One message's content as ordered parts; refuses bad blocks before any I/O.
+
+    Example:
+        >>> parse_content("hi", where="messages[0]", options=MediaOptions())
+        [TextPart(text='hi')]
+    """
+    if isinstance(content, str):
+        return [TextPart(content)] if content else []
+    parts: list[RawPart] = []
+    for index, item in enumerate(content):
+        item_where = f"{where}.content[{index}]"
+        if isinstance(item, str):
+            if item:
+                parts.append(TextPart(item))
+            continue
+        if not isinstance(item, Mapping):
+            raise QwenVLImageError(
+                f"{item_where}: unsupported content item of type {type(item).__name__} — "
+                "use a string, a text block, or an image block (see langchain_qwen_vl.image_block)."
+            )
+        block_type = item.get("type")
+        if block_type in _TEXT_BLOCK_TYPES:
+            text = item.get("text")
+            if isinstance(text, str) and text:
+                parts.append(TextPart(text))
+            continue
+        if block_type in _DROPPED_BLOCK_TYPES:
+            continue
+        if block_type in _UNSUPPORTED_MEDIA:
+            raise QwenVLUnsupportedFeatureError(
+                f"{item_where}: {_UNSUPPORTED_MEDIA[block_type]} is not supported by Qwen3-VL — "
+                "send images (render PDF pages with QwenVLScanLoader) or video instead."
+            )
+        if block_type in _VIDEO_BLOCK_TYPES or (block_type is None and "video" in item):
+            parts.append(_video_ref(item, item_where))
+            continue
+        source = image_source_from_block(item, where=item_where)
+        if source is None:
+            if block_type is None and "text" in item:  # DashScope-native {"text": ...}
+                parts.append(TextPart(str(item["text"])))
+                continue
+            raise QwenVLImageError(
+                f"{item_where}: unknown content block type {block_type!r} — use 'text', "
+                "'image', 'image_url' or 'video'."
+            )
+        parts.append(ImageRef(source, item, resolve_budget(item, options, item_where), item_where))
+    return parts
+
+
+def _parse_messages(messages: Sequence[BaseMessage], options: MediaOptions) -> list[list[RawPart]]:
+    parsed = [
+        parse_content(message.content, where=f"messages[{index}]", options=options)
+        for index, message in enumerate(messages)
+    ]
+    _check_image_count(parsed)
+    return parsed
+
+
+def _check_image_count(parsed: Sequence[Sequence[RawPart]]) -> None:
+    """The per-request image limits, before anything is read or sent."""
+    images = [p for parts in parsed for p in parts if isinstance(p, ImageRef)]
+    if len(images) > MAX_IMAGES_PER_REQUEST:
+        raise QwenVLImageError(
+            f"messages: {len(images)} images in one request, the service takes at most "
+            f"{MAX_IMAGES_PER_REQUEST} — split the conversation into several requests."
+        )
+    inline = sum(
+        1 for p in images if not (isinstance(p.source, str) and _src.is_http(p.source.strip()))
+    )
+    if inline > MAX_BASE64_IMAGES_PER_REQUEST:
+        raise QwenVLImageError(
+            f"messages: {inline} inline (base64) images in one request, the service takes at "
+            f"most {MAX_BASE64_IMAGES_PER_REQUEST} — send some as http(s) URLs or split the "
+            "request."
+        )
+
+
+# --- stage 2: prepare (I/O) --------------------------------------------------------------------
+
+
+def _prepare_part(part: RawPart, policy: LocalFilePolicy) -> Part:
+    if isinstance(part, ImageRef):
+        return ImagePart(part.prepare(policy), part.budget)
+    if isinstance(part, VideoRef):
+        return part.prepare(policy)
+    return part
+
+
+def prepare_messages(
+    messages: Sequence[BaseMessage], options: MediaOptions, policy: LocalFilePolicy
+) -> list[PreparedMessage]:
+    """Prepare every image and video of ``messages`` (reads files, decodes when it must).
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage
+        >>> [p.parts for p in prepare_messages([HumanMessage("hi")], MediaOptions(),
+        ...                                    LocalFilePolicy(None))]
+        [(TextPart(text='hi'),)]
+    """
+    parsed = _parse_messages(messages, options)
+    return [
+        PreparedMessage(message, tuple(_prepare_part(part, policy) for part in parts))
+        for message, parts in zip(messages, parsed, strict=True)
+    ]
+
+
+async def aprepare_messages(
+    messages: Sequence[BaseMessage], options: MediaOptions, policy: LocalFilePolicy
+) -> list[PreparedMessage]:
+    """:func:`prepare_messages` without blocking the event loop.
+
+    Every part that reads a file or decodes pixels runs in a worker thread, all of a
+    request's parts at once (Pillow releases the GIL while it decodes, resizes and encodes);
+    a request of text, URLs and already prepared images is handled on the loop.
+    """
+    parsed = _parse_messages(messages, options)
+    flat = [part for parts in parsed for part in parts]
+    heavy = [
+        index
+        for index, part in enumerate(flat)
+        if isinstance(part, (ImageRef, VideoRef)) and not part.is_light()
+    ]
+    done: dict[int, Part] = {}
+    if heavy:
+        results = await asyncio.gather(
+            *(asyncio.to_thread(_prepare_part, flat[index], policy) for index in heavy)
+        )
+        done = dict(zip(heavy, results, strict=True))
+    prepared = iter(
+        done.get(index) or _prepare_part(part, policy) for index, part in enumerate(flat)
+    )
+    return [
+        PreparedMessage(message, tuple(next(prepared) for _ in parts))
+        for message, parts in zip(messages, parsed, strict=True)
+    ]
+
+
+# --- stage 3: count from headers ----------------------------------------------------------------
+
+
+def count_tokens(
+    messages: Sequence[BaseMessage],
+    options: MediaOptions,
+    policy: LocalFilePolicy,
+    text_tokens: Callable[[str], int],
+) -> int:
+    """Input tokens of ``messages``: images and videos by the service's formulas from their
+    headers (no pixel decoded), text by ``text_tokens``, plus 4 per message for the role."""
+    total = 0
+    for parts in _parse_messages(messages, options):
+        total += 4
+        for part in parts:
+            if isinstance(part, TextPart):
+                total += text_tokens(part.text)
+            else:
+                total += part.tokens(policy)
+    return total
