@@ -58,6 +58,8 @@ def describe(value: object) -> str:
         return shorten(os.fsdecode(os.fspath(value)))
     if is_pil(value):
         return f"<PIL image {value.mode} {value.width}x{value.height}>"
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
     return f"<{type(value).__name__}>"
 
 

@@ -668,7 +668,7 @@ def test_bad_strings() -> None:
 def test_bad_values_and_budgets(tmp_path: Path) -> None:
     with pytest.raises(QwenVLImageError) as error:
         prepare_image(42, where=WHERE)  # type: ignore[arg-type]
-    assert_clear(error, "<int>")
+    assert_clear(error, "42")
     with pytest.raises(QwenVLImageError) as error:
         prepare_image(tmp_path, where=WHERE)
     assert_clear(error, "directory")
