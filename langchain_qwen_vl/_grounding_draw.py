@@ -177,7 +177,7 @@ class _Painter:
         return self.colours[label]
 
     def tag(self, label: str, x: float, y: float, colour: tuple[int, int, int]) -> None:
-        """A filled label tag above (x, y), kept inside the picture; text in a contrasting colour."""
+        """A filled tag above (x, y), kept inside the picture; text in a contrasting colour."""
         if not label:
             return
         left, top, right, bottom = self.canvas.textbbox((0, 0), label, font=self.font)
@@ -187,16 +187,22 @@ class _Painter:
         ty = y - h if y - h >= 0 else y
         ty = min(ty, max(0.0, self.height - h))
         self.canvas.rectangle((tx, ty, tx + w, ty + h), fill=colour)
-        self.canvas.text((tx + pad - left, ty + pad - top), label, fill=_contrast(colour), font=self.font)
+        self.canvas.text(
+            (tx + pad - left, ty + pad - top), label, fill=_contrast(colour), font=self.font
+        )
 
-    def segment(self, a: tuple[float, float], b: tuple[float, float], colour: tuple[int, int, int]) -> None:
+    def segment(
+        self, a: tuple[float, float], b: tuple[float, float], colour: tuple[int, int, int]
+    ) -> None:
         self.canvas.line((a, b), fill=(0, 0, 0), width=self.line + 2)
         self.canvas.line((a, b), fill=colour, width=self.line)
 
     def box(self, result: Box2D) -> None:
         colour = self.colour(result.label)
         x1, y1, x2, y2 = result.to_pixels(self.width, self.height)
-        self.canvas.rectangle((x1 - 1, y1 - 1, x2 + 1, y2 + 1), outline=(0, 0, 0), width=self.line + 2)
+        self.canvas.rectangle(
+            (x1 - 1, y1 - 1, x2 + 1, y2 + 1), outline=(0, 0, 0), width=self.line + 2
+        )
         self.canvas.rectangle((x1, y1, x2, y2), outline=colour, width=self.line)
         self.tag(result.label, x1, y1, colour)
 
@@ -204,8 +210,12 @@ class _Painter:
         colour = self.colour(result.label)
         x, y = result.to_pixels(self.width, self.height)
         radius = 2 * self.line + 2
-        self.canvas.ellipse((x - radius - 1, y - radius - 1, x + radius + 1, y + radius + 1), fill=(0, 0, 0))
-        self.canvas.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour, outline=(255, 255, 255))
+        self.canvas.ellipse(
+            (x - radius - 1, y - radius - 1, x + radius + 1, y + radius + 1), fill=(0, 0, 0)
+        )
+        self.canvas.ellipse(
+            (x - radius, y - radius, x + radius, y + radius), fill=colour, outline=(255, 255, 255)
+        )
         self.tag(result.label, x + radius, y - radius, colour)
 
     def box_3d(self, result: Box3D) -> None:
@@ -238,7 +248,8 @@ def draw(
 
     Example:
         >>> from langchain_qwen_vl.grounding import Box2D, draw
-        >>> draw("examples/assets/scene.jpg", [Box2D(label="red", x1=575, y1=367, x2=775, y2=633)])  # doctest: +SKIP
+        >>> red = Box2D(label="red", x1=575, y1=367, x2=775, y2=633)
+        >>> draw("examples/assets/scene.jpg", [red])  # doctest: +SKIP
         <PIL.Image.Image image mode=RGB size=640x480 at ...>
     """
     picture = load_image(image, where="draw: image").convert("RGB")

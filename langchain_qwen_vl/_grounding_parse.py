@@ -197,12 +197,8 @@ def _numbers(item: Mapping[str, Any], key: str, count: int, raw: str) -> list[fl
     )
 
 
-def _result(
-    item: Mapping[str, Any], context: Mapping[str, Any], raw: str
-) -> GroundingResult:
-    extra = {
-        str(k): v for k, v in item.items() if k not in _COORD_KEYS and k not in _OWN_FIELDS
-    }
+def _result(item: Mapping[str, Any], context: Mapping[str, Any], raw: str) -> GroundingResult:
+    extra = {str(k): v for k, v in item.items() if k not in _COORD_KEYS and k not in _OWN_FIELDS}
     label = extra.pop("label", "")
     extra["label"] = label if isinstance(label, str) else json.dumps(label, ensure_ascii=False)
     if _BOX3D_KEY in item:

@@ -85,7 +85,7 @@ def coordinates_for_model(model: str) -> Coordinates:
     """The convention a model family answers in: Qwen2.5-VL absolute, everything else relative.
 
     Example:
-        >>> coordinates_for_model("qwen3-vl-flash"), coordinates_for_model("qwen2.5-vl-72b-instruct")
+        >>> coordinates_for_model("qwen3-vl-flash"), coordinates_for_model("qwen2.5-vl-72b")
         ('relative_1000', 'absolute_resized')
     """
     name = model.lower().replace("_", ".").replace("-", ".")
@@ -102,7 +102,9 @@ def _size(value: Any, name: str) -> tuple[int, int]:
     except (TypeError, ValueError):
         width = height = 0
     if width <= 0 or height <= 0:
-        raise ValueError(f"{name} must be a (width, height) pair of positive integers, got {value!r}")
+        raise ValueError(
+            f"{name} must be a (width, height) pair of positive integers, got {value!r}"
+        )
     return width, height
 
 
@@ -177,9 +179,9 @@ class Box2D(_Located):
             return data
         data = dict(data)
         for low, high in (("x1", "x2"), ("y1", "y2")):
-            if isinstance(data.get(low), int | float) and isinstance(data.get(high), int | float):
-                if data[low] > data[high]:
-                    data[low], data[high] = data[high], data[low]
+            pair = data.get(low), data.get(high)
+            if all(isinstance(v, int | float) for v in pair) and pair[0] > pair[1]:
+                data[low], data[high] = pair[1], pair[0]
         limit_w, limit_h = _limits(data)
         for name, limit in (("x1", limit_w), ("x2", limit_w), ("y1", limit_h), ("y2", limit_h)):
             if isinstance(data.get(name), int | float):
@@ -280,9 +282,7 @@ class Intrinsics(BaseModel):
 
 
 #: Local corner signs in the cookbook's order: x, then y, then z, each + before -.
-_CORNER_SIGNS = tuple(
-    (sx, sy, sz) for sx in (1, -1) for sy in (1, -1) for sz in (1, -1)
-)
+_CORNER_SIGNS = tuple((sx, sy, sz) for sx in (1, -1) for sy in (1, -1) for sz in (1, -1))
 #: The 12 edges of a box: corner pairs whose signs differ on exactly one axis.
 BOX3D_EDGES = tuple(
     (i, j)

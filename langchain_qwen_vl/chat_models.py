@@ -33,6 +33,7 @@ from langchain_qwen_vl._endpoints import (
     completions_url,
     normalise_base_url,
 )
+from langchain_qwen_vl._grounding_methods import GroundingMethodsMixin
 from langchain_qwen_vl._wire import chat_completions, images_prompt
 from langchain_qwen_vl._wire._content import ImagePart, MediaOptions, TextPart, content_parts
 from langchain_qwen_vl._wire.chat_completions import MODEL_PROVIDER, StreamAssembler
@@ -50,7 +51,7 @@ _USER_AGENT = "langchain-qwen-vl/0.1.0"
 PixelBudget = Annotated[int, Field(ge=media.MIN_PIXELS, le=media.HIGH_RESOLUTION_MAX_PIXELS)]
 
 
-class ChatQwenVL(BaseChatModel):
+class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
     """Qwen3-VL-Flash chat model (DashScope / Alibaba Cloud Model Studio), on httpx.
 
     Setup:

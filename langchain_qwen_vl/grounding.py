@@ -26,6 +26,7 @@ from langchain_core.output_parsers.transform import BaseTransformOutputParser
 from langchain_core.outputs import Generation
 
 from langchain_qwen_vl._grounding_draw import crop_region, draw, image_size, label_colour
+from langchain_qwen_vl._grounding_methods import grounding_prompt
 from langchain_qwen_vl._grounding_parse import (
     GroundingParseError,
     find_results,
@@ -64,6 +65,7 @@ __all__ = [
     "coordinates_for_model",
     "crop_region",
     "draw",
+    "grounding_prompt",
     "image_size",
     "label_colour",
     "parse_grounding",
@@ -108,15 +110,18 @@ class GroundingOutputParser(BaseTransformOutputParser[list[GroundingResult]]):
 
     def parse_result(
         self, result: list[Generation], *, partial: bool = False
-    ) -> list[GroundingResult] | None:
+    ) -> list[GroundingResult]:
+        """``partial=True``: the items of the JSON values complete so far (never raises)."""
         text = result[0].text
         if partial:
-            try:
-                found, _ = find_results(text, strict=True, **self._context())
-            except GroundingParseError:
-                return None
-            return found or None
+            return self._complete_so_far(text)
         return parse_grounding(text, **self._context())
+
+    def _complete_so_far(self, text: str) -> list[GroundingResult]:
+        try:
+            return find_results(text, strict=True, **self._context())[0]
+        except GroundingParseError:
+            return []
 
     def parse(self, text: str) -> list[GroundingResult]:
         return parse_grounding(text, **self._context())
@@ -171,7 +176,7 @@ class _Accumulator:
     def feed(self, chunk: str | BaseMessage) -> list[GroundingResult] | None:
         self._text.append(chunk if isinstance(chunk, str) else chunk.text)
         text = "".join(self._text)
-        return self._emit(self._parser.parse_result([Generation(text=text)], partial=True))
+        return self._emit(self._parser._complete_so_far(text) or None)
 
     def finish(self) -> list[GroundingResult] | None:
         return self._emit(self._parser.parse("".join(self._text)))
