@@ -61,10 +61,10 @@ def test_detect_maps_boxes_onto_the_original_picture(emulator: EmulatorHandle) -
         truth = TRUTH[box.label.split()[0]]
         assert _close(box.to_pixels(), truth), (box.label, box.to_pixels(), truth)
     drawn = draw(picture, boxes)
-    red = next(b for b in boxes if b.label == "red block")
-    x1, y1, x2, y2 = red.to_pixels()
-    colour = drawn.getpixel((round(x2) - 1, round((y1 + y2) / 2)))
-    assert colour in {label_colour(i) for i in range(3)}
+    order = [b.label for b in boxes]  # colours go to labels in order of appearance
+    _, y1, x2, y2 = boxes[order.index("red block")].to_pixels()
+    colour = drawn.getpixel((round(x2) - 1, round((y1 + y2) / 2)))  # on the right edge
+    assert colour == label_colour(order.index("red block"))
     assert picture.getpixel((5, 5)) == (255, 255, 255)  # the input is untouched
 
 
