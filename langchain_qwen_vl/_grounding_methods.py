@@ -14,32 +14,26 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from langchain_core.messages import HumanMessage
 
-from langchain_qwen_vl._grounding_parse import parse_grounding
-from langchain_qwen_vl._grounding_types import (
-    QWEN25_DEFAULT_MAX_PIXELS,
-    QWEN25_HIGH_RESOLUTION_MAX_PIXELS,
-    QWEN25_MIN_PIXELS,
-    Box2D,
-    Box3D,
-    Coordinates,
-    GroundingResult,
-    Intrinsics,
-    Point2D,
-    coordinates_for_model,
-    qwen25_resized_dimensions,
-)
 from langchain_qwen_vl.errors import QwenVLInputError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.runnables import RunnableConfig
 
+    from langchain_qwen_vl._grounding_types import (
+        Box2D,
+        Box3D,
+        Coordinates,
+        GroundingResult,
+        Intrinsics,
+        Point2D,
+    )
     from langchain_qwen_vl.media import ImageSource
 
 __all__ = ["GroundingMethodsMixin", "grounding_prompt"]
 
 Kind = Literal["box", "point", "box_3d"]
-_R = TypeVar("_R", Box2D, Point2D, Box3D)
+_R = TypeVar("_R", "Box2D", "Point2D", "Box3D")
 
 _FORMATS: dict[Kind, str] = {
     "box": (
@@ -84,6 +78,18 @@ def grounding_prompt(kind: Kind, targets: str | Sequence[str]) -> str:
     return _FORMATS[kind].format(targets=", ".join(_targets(targets, "grounding_prompt")))
 
 
+def _parse(text: str, context: dict[str, Any]) -> list[GroundingResult]:
+    from langchain_qwen_vl._grounding_parse import parse_grounding
+
+    return parse_grounding(text, **context)
+
+
+def _kind_class(name: str) -> Any:
+    from langchain_qwen_vl import _grounding_types as types
+
+    return getattr(types, name)
+
+
 @dataclass(frozen=True, slots=True)
 class _Call:
     message: HumanMessage
@@ -103,6 +109,8 @@ class GroundingMethodsMixin:
         intrinsics: Any,
         model: Any,
     ) -> _Call:
+        # Imported here: ``import langchain_qwen_vl`` stays cheap until localization is used.
+        from langchain_qwen_vl import _grounding_types as types
         from langchain_qwen_vl import media
 
         prompt = _FORMATS[kind].format(targets=", ".join(_targets(targets, method)))
@@ -112,7 +120,7 @@ class GroundingMethodsMixin:
                 f"'absolute_resized' (Qwen2.5-VL), got {coordinates!r}."
             )
         try:
-            camera = Intrinsics.coerce(intrinsics) if intrinsics is not None else None
+            camera = types.Intrinsics.coerce(intrinsics) if intrinsics is not None else None
         except ValueError as exc:
             raise QwenVLInputError(f"{method}: {exc}") from None
         source: Any = image
@@ -130,15 +138,15 @@ class GroundingMethodsMixin:
             where=f"{method}: image",
         )
         family = str(model or getattr(self, "model", ""))
-        convention = coordinates or coordinates_for_model(family)
+        convention = coordinates or types.coordinates_for_model(family)
         frame = None
         if convention == "absolute_resized" and prepared.width and prepared.height:
-            cap = QWEN25_HIGH_RESOLUTION_MAX_PIXELS if high_res else max_pixels
-            seen_h, seen_w = qwen25_resized_dimensions(
+            cap = types.QWEN25_HIGH_RESOLUTION_MAX_PIXELS if high_res else max_pixels
+            seen_h, seen_w = types.qwen25_resized_dimensions(
                 prepared.height,
                 prepared.width,
-                max_pixels=cap or QWEN25_DEFAULT_MAX_PIXELS,
-                min_pixels=QWEN25_MIN_PIXELS,
+                max_pixels=cap or types.QWEN25_DEFAULT_MAX_PIXELS,
+                min_pixels=types.QWEN25_MIN_PIXELS,
             )
             frame = (seen_w, seen_h)
         message = HumanMessage(
@@ -164,7 +172,7 @@ class GroundingMethodsMixin:
             method, kind, image, targets, coordinates, intrinsics, kwargs.get("model")
         )
         answer = cast("BaseChatModel", self).invoke([call.message], config, **kwargs)
-        return parse_grounding(answer.text, **call.context)
+        return _parse(answer.text, call.context)
 
     async def _aground(
         self, method: str, kind: Kind, image: Any, targets: Any, coordinates: Any,
@@ -174,7 +182,7 @@ class GroundingMethodsMixin:
             method, kind, image, targets, coordinates, intrinsics, kwargs.get("model")
         )
         answer = await cast("BaseChatModel", self).ainvoke([call.message], config, **kwargs)
-        return parse_grounding(answer.text, **call.context)
+        return _parse(answer.text, call.context)
 
     def detect(
         self,
@@ -201,7 +209,7 @@ class GroundingMethodsMixin:
             ('red square', (368.0, 176.0, 496.0, 304.0))
         """
         found = self._ground("detect", "box", image, targets, coordinates, None, config, kwargs)
-        return self._only(found, Box2D)
+        return self._only(found, _kind_class("Box2D"))
 
     async def adetect(
         self,
@@ -216,7 +224,7 @@ class GroundingMethodsMixin:
         found = await self._aground(
             "adetect", "box", image, targets, coordinates, None, config, kwargs
         )
-        return self._only(found, Box2D)
+        return self._only(found, _kind_class("Box2D"))
 
     def point(
         self,
@@ -229,7 +237,7 @@ class GroundingMethodsMixin:
     ) -> list[Point2D]:
         """One point on every instance of ``targets`` in ``image`` (see :meth:`detect`)."""
         found = self._ground("point", "point", image, targets, coordinates, None, config, kwargs)
-        return self._only(found, Point2D)
+        return self._only(found, _kind_class("Point2D"))
 
     async def apoint(
         self,
@@ -244,7 +252,7 @@ class GroundingMethodsMixin:
         found = await self._aground(
             "apoint", "point", image, targets, coordinates, None, config, kwargs
         )
-        return self._only(found, Point2D)
+        return self._only(found, _kind_class("Point2D"))
 
     def detect_3d(
         self,
@@ -264,7 +272,7 @@ class GroundingMethodsMixin:
         found = self._ground(
             "detect_3d", "box_3d", image, targets, None, intrinsics, config, kwargs
         )
-        return self._only(found, Box3D)
+        return self._only(found, _kind_class("Box3D"))
 
     async def adetect_3d(
         self,
@@ -279,4 +287,4 @@ class GroundingMethodsMixin:
         found = await self._aground(
             "adetect_3d", "box_3d", image, targets, None, intrinsics, config, kwargs
         )
-        return self._only(found, Box3D)
+        return self._only(found, _kind_class("Box3D"))
