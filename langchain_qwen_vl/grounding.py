@@ -24,6 +24,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from langchain_core.output_parsers.transform import BaseTransformOutputParser
 from langchain_core.outputs import Generation
+from pydantic import field_validator
 
 from langchain_qwen_vl._grounding_draw import crop_region, draw, image_size, label_colour
 from langchain_qwen_vl._grounding_methods import grounding_prompt
@@ -95,6 +96,11 @@ class GroundingOutputParser(BaseTransformOutputParser[list[GroundingResult]]):
     """(width, height) of the original picture, so ``to_pixels()`` needs no arguments."""
     intrinsics: Intrinsics | None = None
     """Camera intrinsics stored on 3D boxes (None: a 60° field of view)."""
+
+    @field_validator("intrinsics", mode="before")
+    @classmethod
+    def _camera(cls, value: Any) -> Intrinsics | None:
+        return None if value is None else Intrinsics.coerce(value)
 
     @property
     def _type(self) -> str:

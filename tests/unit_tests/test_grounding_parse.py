@@ -185,6 +185,15 @@ def test_output_parser_invoke_remembers_the_image_size() -> None:
     assert red.to_pixels() == (64.0, 96.0, 192.0, 192.0)
 
 
+def test_output_parser_gives_3d_boxes_the_camera() -> None:
+    parser = GroundingOutputParser(intrinsics=(100, 100, 50, 50))
+    (cube,) = parser.invoke('[{"bbox_3d": [0, 0, 5, 2, 2, 2, 0, 0, 0], "label": "c"}]')
+    assert isinstance(cube, Box3D)
+    assert cube.project()[1] == pytest.approx((75, 75))
+    with pytest.raises(ValueError, match="intrinsics"):
+        GroundingOutputParser(intrinsics=(1, 2))
+
+
 def test_output_parser_streams_once_the_json_is_complete() -> None:
     pieces = [ANSWER[i : i + 7] for i in range(0, len(ANSWER), 7)]
     emitted = list(GroundingOutputParser().transform(iter(pieces)))
