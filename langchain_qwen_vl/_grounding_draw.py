@@ -21,10 +21,8 @@ from langchain_qwen_vl._grounding_types import RELATIVE_GRID, Box2D, Box3D, Grou
 if TYPE_CHECKING:
     from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["crop_region", "draw", "image_size", "load_image"]
+__all__ = ["crop_region", "draw", "label_colour", "load_image"]
 
-_EXIF_ORIENTATION = 0x0112
-_SWAPS_AXES = frozenset({5, 6, 7, 8})
 #: Distinct, saturated hues (golden-angle steps) so neighbouring labels never look alike.
 _GOLDEN_ANGLE = 0.381966
 
@@ -56,24 +54,6 @@ def _open(source: Any, where: str) -> Image.Image:
     raise TypeError(
         f"{where}: expected a path, bytes, a data: URI or a PIL image, got {type(source).__name__}"
     )
-
-
-def image_size(source: Any, *, where: str = "image") -> tuple[int, int]:
-    """(width, height) of a picture as displayed (EXIF orientation applied); header only.
-
-    Example:
-        >>> image_size("examples/assets/scene.jpg")  # doctest: +SKIP
-        (640, 480)
-    """
-    image = _open(source, where)
-    try:
-        width, height = image.size
-        if image.getexif().get(_EXIF_ORIENTATION) in _SWAPS_AXES:
-            width, height = height, width
-        return width, height
-    finally:
-        if image is not source:
-            image.close()
 
 
 def load_image(source: Any, *, where: str = "image") -> Image.Image:

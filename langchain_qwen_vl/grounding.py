@@ -26,7 +26,7 @@ from langchain_core.output_parsers.transform import BaseTransformOutputParser
 from langchain_core.outputs import Generation
 from pydantic import field_validator
 
-from langchain_qwen_vl._grounding_draw import crop_region, draw, image_size, label_colour
+from langchain_qwen_vl._grounding_draw import crop_region, draw, label_colour
 from langchain_qwen_vl._grounding_methods import grounding_prompt
 from langchain_qwen_vl._grounding_parse import (
     GroundingParseError,
@@ -67,7 +67,6 @@ __all__ = [
     "crop_region",
     "draw",
     "grounding_prompt",
-    "image_size",
     "label_colour",
     "parse_grounding",
     "qwen25_resized_dimensions",
