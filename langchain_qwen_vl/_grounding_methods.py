@@ -127,7 +127,10 @@ class GroundingMethodsMixin:
         if isinstance(image, Mapping):
             source = media.image_source_from_block(image, where=f"{method}: image")
             if source is None:
-                raise QwenVLInputError(f"{method}: image block {dict(image)!r} holds no image.")
+                raise QwenVLInputError(
+                    f"{method}: image block of type {image.get('type')!r} holds no image — pass "
+                    "an image block ({'type': 'image', 'url': ...}), a path, bytes or a PIL image."
+                )
         high_res = bool(getattr(self, "vl_high_resolution_images", None))
         max_pixels = getattr(self, "max_pixels", None)
         prepared = media.prepare_image(
