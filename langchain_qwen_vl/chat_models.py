@@ -35,6 +35,7 @@ from langchain_qwen_vl._endpoints import (
     completions_url,
     normalise_base_url,
 )
+from langchain_qwen_vl._grounding_methods import GroundingMethodsMixin
 from langchain_qwen_vl._wire import chat_completions, images_prompt
 from langchain_qwen_vl._wire.chat_completions import MODEL_PROVIDER, StreamAssembler
 from langchain_qwen_vl.errors import QwenVLInputError, QwenVLUnsupportedFeatureError
@@ -50,7 +51,7 @@ __all__ = ["ChatQwenVL"]
 _USER_AGENT = "langchain-qwen-vl/0.1.0"
 
 
-class ChatQwenVL(BaseChatModel):
+class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
     """Qwen3-VL-Flash chat model (DashScope / Alibaba Cloud Model Studio), on httpx.
 
     Setup:

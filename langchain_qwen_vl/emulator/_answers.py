@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_qwen_vl.emulator._grounding import grounding_answer
 from langchain_qwen_vl.emulator._images import ColourShare
 from langchain_qwen_vl.emulator._request import ChatRequest
 from langchain_qwen_vl.emulator._tools import ToolCall, plan_tool_calls, value_for_schema
@@ -372,6 +373,9 @@ def _content_for(
 ) -> str:
     text = free_text_answer(request, images, videos)
     fmt = request.response_format
+    if fmt is None and not request.tool_results:  # "where is ...?": boxes as JSON (_grounding)
+        located = grounding_answer(request.last_user_text, [i.url for i in images])
+        text = located if located is not None else text
     if fmt is None:
         return text
     if fmt.get("type") == "json_object":
