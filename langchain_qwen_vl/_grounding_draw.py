@@ -10,11 +10,8 @@ from __future__ import annotations
 import colorsys
 import io
 import math
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 from langchain_qwen_vl._grounding_types import RELATIVE_GRID, Box2D, Box3D, GroundingResult, Point2D
 
@@ -28,32 +25,29 @@ _GOLDEN_ANGLE = 0.381966
 
 
 def _open(source: Any, where: str) -> Image.Image:
-    """Open (lazily, header only) the image ``source``; the caller must close it."""
+    """Open (lazily, header only) the image ``source``; the caller must close it.
+
+    Every input form is located by the media package's rules (paths, ``file://``, bytes,
+    data URIs, standard blocks' values); http(s) URLs are refused: they are never downloaded.
+    """
     from PIL import Image as PILImage
+
+    from langchain_qwen_vl.media import _sources
 
     if isinstance(source, PILImage.Image):
         return source
+    located = _sources.locate(source, where)
+    if located.remote is not None:
+        raise ValueError(
+            f"{where}: {located.remote[:80]!r} is an http(s) URL, which is never downloaded — "
+            "pass the picture itself (a path, bytes or a PIL image)."
+        )
     try:
-        if isinstance(source, bytes | bytearray):
-            return PILImage.open(io.BytesIO(bytes(source)))
-        if isinstance(source, str) and source.startswith("data:"):
-            from langchain_qwen_vl.media import decode_data_uri
-
-            return PILImage.open(io.BytesIO(decode_data_uri(source, where=where)[1]))
-        if isinstance(source, str) and source.lower().startswith(("http://", "https://")):
-            raise ValueError(
-                f"{where}: {source[:80]!r} is an http(s) URL, which is never downloaded — pass "
-                "the picture itself (a path, bytes or a PIL image)."
-            )
-        if isinstance(source, str) and source.startswith("file://"):
-            source = unquote(urlsplit(source).path)
-        if isinstance(source, str | os.PathLike):
-            return PILImage.open(Path(source))
+        if located.path is not None:
+            return PILImage.open(located.path)
+        return PILImage.open(io.BytesIO(located.data or b""))
     except (OSError, PILImage.DecompressionBombError) as exc:
-        raise ValueError(f"{where}: cannot read {str(source)[:80]!r} as an image ({exc})") from exc
-    raise TypeError(
-        f"{where}: expected a path, bytes, a data: URI or a PIL image, got {type(source).__name__}"
-    )
+        raise ValueError(f"{located.subject} cannot be read as an image ({exc})") from exc
 
 
 def load_image(source: Any, *, where: str = "image") -> Image.Image:

@@ -139,6 +139,7 @@ class GroundingMethodsMixin:
             min_pixels=getattr(self, "min_pixels", None),
             vl_high_resolution_images=high_res,
             where=f"{method}: image",
+            allowed_dirs=getattr(self, "allowed_dirs", None),
         )
         family = str(model or getattr(self, "model", ""))
         convention = coordinates or types.coordinates_for_model(family)
@@ -152,8 +153,9 @@ class GroundingMethodsMixin:
                 min_pixels=types.QWEN25_MIN_PIXELS,
             )
             frame = (seen_w, seen_h)
+        # Handed over prepared: the request sends it as it is, without a second decode.
         message = HumanMessage(
-            content=[{"type": "image", "url": prepared.url}, {"type": "text", "text": prompt}]
+            content=[media.prepared_block(prepared), {"type": "text", "text": prompt}]
         )
         context = {
             "coordinates": convention,

@@ -75,6 +75,14 @@ class QwenVLToolInput(BaseModel):
         description="What to find out about the image(s). Self-contained: the tool does not "
         "see the conversation.",
     )
+    region: list[float] | None = Field(
+        default=None,
+        min_length=4,
+        max_length=4,
+        description="Optional: look closer at one part of `image`, given as a box [x1, y1, x2, "
+        "y2] on a 0-1000 grid of the picture (as boxes from a localization answer are "
+        "written). The region is cropped at full resolution before the model sees it.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one_image_argument(self) -> Self:
@@ -84,6 +92,10 @@ class QwenVLToolInput(BaseModel):
             )
         if self.images is not None and any(not item.strip() for item in self.images):
             raise ValueError("`images` holds an empty string; give a URL or path for each image")
+        if self.region is not None and self.image is None:
+            raise ValueError("`region` zooms into `image`; give one `image` with it")
+        if self.region is not None and not all(0 <= v <= 1000 for v in self.region):
+            raise ValueError("`region` values are on a 0-1000 grid: each between 0 and 1000")
         return self
 
 
@@ -212,15 +224,24 @@ class QwenVLTool(BaseTool):
             "URL, a data: URI, or a file inside the allowed directories."
         )
 
-    def _image_block(self, reference: str, label: str) -> tuple[dict[str, Any], str]:
+    def _image_block(
+        self, reference: str, label: str, region: list[float] | None = None
+    ) -> tuple[dict[str, Any], str]:
         """The content block for one image reference and how it is listed in ``sources``."""
         text = reference.strip()
         lowered = text[:8].lower()
         if lowered.startswith(("http://", "https://")):
             if not urllib.parse.urlsplit(text).netloc:
                 raise ToolException(f"{label} is not a valid URL: it has no host.")
+            if region is not None:
+                raise ToolException(
+                    f"Could not zoom into {label}: an http(s) image is never downloaded here, so "
+                    "it cannot be cropped — ask about the whole image, or pass a local file."
+                )
             return {"type": "image", "url": text}, text
         if lowered.startswith("data:"):
+            if region is not None:
+                return self._prepared(text, label, region), _shown(text) + _region_note(region)
             return {"type": "image", "url": text}, _shown(text)
         path_text = text
         scheme = _URL_SCHEME.match(text)
@@ -245,15 +266,34 @@ class QwenVLTool(BaseTool):
             if problem.refused:
                 raise self._refusal(label) from None
             raise ToolException(f"Could not read {label}: {problem.reason}.") from None
+        return self._prepared(data, label, region), path + _region_note(region)
+
+    def _prepared(
+        self, data: bytes | str, label: str, region: list[float] | None
+    ) -> dict[str, Any]:
+        """The image prepared here, once, for the model's budget (the model sends it as it
+        is); with ``region``, the crop of the original at full resolution."""
+        from langchain_qwen_vl import media
+
         try:
-            # Prepared here, once, for the model's budget; the model sends it as it is.
-            prepared = media.prepare_image(data, **_budget_of(self.llm))
+            source: Any = data
+            if region is not None:
+                from langchain_qwen_vl.grounding import crop_region
+
+                source = crop_region(data, region)
+            prepared = media.prepare_image(source, **_budget_of(self.llm))
         except ValueError as error:  # QwenVLImageError: not an image, empty, bad size
             detail = str(error).split(": ", 1)[-1].replace("image bytes", "the file", 1)
             raise ToolException(f"Could not use {label}: {detail}") from None
-        return media.prepared_block(prepared), path
+        return media.prepared_block(prepared)
 
-    def _prepare(self, question: str, image: str | None, images: list[str] | None) -> _Prepared:
+    def _prepare(
+        self,
+        question: str,
+        image: str | None,
+        images: list[str] | None,
+        region: list[float] | None = None,
+    ) -> _Prepared:
         if images is not None:
             references = list(images)
             labels = [f"images[{i}] {_shown(ref)}" for i, ref in enumerate(references)]
@@ -269,7 +309,7 @@ class QwenVLTool(BaseTool):
         blocks: list[dict[str, Any]] = []
         sources: list[str] = []
         for reference, label in zip(references, labels, strict=True):
-            block, source = self._image_block(reference, label)
+            block, source = self._image_block(reference, label, region)
             blocks.append(block)
             sources.append(source)
         content: list[str | dict[str, Any]] = [*blocks, {"type": "text", "text": question}]
@@ -309,9 +349,13 @@ class QwenVLTool(BaseTool):
         return text, artifact
 
     def _run(
-        self, question: str, image: str | None = None, images: list[str] | None = None
+        self,
+        question: str,
+        image: str | None = None,
+        images: list[str] | None = None,
+        region: list[float] | None = None,
     ) -> str | tuple[str, VisionToolArtifact]:
-        prepared = self._prepare(question, image, images)
+        prepared = self._prepare(question, image, images, region)
         try:
             answer = self.llm.invoke([prepared.message])
         except ModelError as error:
@@ -319,15 +363,23 @@ class QwenVLTool(BaseTool):
         return self._output(answer, prepared)
 
     async def _arun(
-        self, question: str, image: str | None = None, images: list[str] | None = None
+        self,
+        question: str,
+        image: str | None = None,
+        images: list[str] | None = None,
+        region: list[float] | None = None,
     ) -> str | tuple[str, VisionToolArtifact]:
-        # Reading files blocks: keep it off the event loop.
-        prepared = await asyncio.to_thread(self._prepare, question, image, images)
+        # Reading files and pixels blocks: keep it off the event loop.
+        prepared = await asyncio.to_thread(self._prepare, question, image, images, region)
         try:
             answer = await self.llm.ainvoke([prepared.message])
         except ModelError as error:
             raise self._model_failure(error) from error
         return self._output(answer, prepared)
+
+
+def _region_note(region: list[float] | None) -> str:
+    return "" if region is None else f" region {[round(v, 1) for v in region]}"
 
 
 def _budget_of(llm: BaseChatModel) -> dict[str, Any]:

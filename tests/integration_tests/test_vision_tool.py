@@ -237,3 +237,23 @@ def test_example_text_agent_with_vision_tool(
     assert "look_at_image [error]: Refused: image '/etc/passwd' is outside" in out
     assert "agent answers: I could not look at the image." in out
     assert "Done: 1 refused tool call(s)" in out
+
+
+def test_region_zooms_into_the_picture(emu: EmulatorHandle, tmp_path: Path) -> None:
+    from PIL import Image
+
+    picture = Image.new("RGB", (1600, 1200), "white")
+    picture.paste("red", (1200, 900, 1600, 1200))  # the bottom-right quarter
+    picture.save(tmp_path / "board.png")
+    tool = QwenVLTool(llm=vision_llm(emu), allowed_dirs=[tmp_path])
+    result = run(
+        tool,
+        image=str(tmp_path / "board.png"),
+        question="What colour?",
+        region=[750, 750, 1000, 1000],
+    )
+    assert result.status == "success", result.content
+    assert "400×300 px" in str(result.content)  # the crop, at the original's resolution
+    assert "red" in str(result.content).lower()
+    (request,) = emu.requests
+    assert request["messages"][0]["content"][0]["image_url"]["url"].startswith("data:image/png")

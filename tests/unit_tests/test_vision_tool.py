@@ -148,7 +148,7 @@ def test_schema_offers_image_images_and_question(tool: QwenVLTool) -> None:
     assert isinstance(schema, type)
     assert issubclass(schema, BaseModel)
     properties = schema.model_json_schema()["properties"]
-    assert set(properties) == {"image", "images", "question"}
+    assert set(properties) == {"image", "images", "question", "region"}
     assert tool.name == "look_at_image"
     assert "exactly one" in tool.description
 
@@ -508,3 +508,57 @@ async def test_async_refusal_and_model_error(layout: dict[str, Path]) -> None:
     plain = await tool.ainvoke({"image": "/etc/passwd", "question": "Q"})
     assert isinstance(plain, str)
     assert plain.startswith("Refused:")
+
+
+# --- region: zoom into a part of the original ---------------------------------------------------
+
+
+def quadrants_png(size: tuple[int, int] = (2000, 1000)) -> bytes:
+    """Red left half, blue right half; a small green square at 800-900 x 200-400 (0-1000 grid)."""
+    width, height = size
+    image = Image.new("RGB", size, "red")
+    image.paste("blue", (width // 2, 0, width, height))
+    image.paste(
+        (0, 255, 0), (int(0.8 * width), int(0.2 * height), int(0.9 * width), int(0.4 * height))
+    )
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def sent_picture(llm: RecordingVisionModel) -> Image.Image:
+    (block,) = [b for b in llm.sent_blocks() if b.get("type") == "image"]
+    return Image.open(io.BytesIO(base64.b64decode(block["url"].split(",", 1)[1])))
+
+
+def test_region_crops_the_original_at_full_resolution(
+    llm: RecordingVisionModel, layout: dict[str, Path]
+) -> None:
+    (layout["allowed"] / "big.png").write_bytes(quadrants_png())
+    tool = QwenVLTool(llm=llm, allowed_dirs=[layout["allowed"]])
+    result = call(
+        tool,
+        image=str(layout["allowed"] / "big.png"),
+        question="What?",
+        region=[800, 200, 900, 400],
+    )
+    assert result.status == "success", result.content
+    picture = sent_picture(llm).convert("RGB")
+    assert picture.size == (200, 200)  # 10% x 20% of 2000 x 1000, not the downscaled view
+    assert picture.getpixel((100, 100)) == (0, 255, 0)
+
+
+def test_region_of_a_data_uri_and_its_refusals(llm: RecordingVisionModel) -> None:
+    tool = QwenVLTool(llm=llm)
+    uri = "data:image/png;base64," + base64.b64encode(quadrants_png()).decode()
+    assert call(tool, image=uri, question="What?", region=[0, 0, 500, 1000]).status == "success"
+    assert sent_picture(llm).convert("RGB").getpixel((10, 10)) == (255, 0, 0)
+    remote = call(tool, image="https://x.test/a.png", question="What?", region=[0, 0, 10, 10])
+    assert remote.status == "error"
+    assert "cannot be cropped" in str(remote.content)
+    several = call(tool, images=[uri, uri], question="What?", region=[0, 0, 10, 10])
+    assert several.status == "error"
+    assert "`region` zooms into `image`" in str(several.content)
+    outside = call(tool, image=uri, question="What?", region=[0, 0, 10, 1200])
+    assert outside.status == "error"
+    assert "0-1000 grid" in str(outside.content)
