@@ -54,8 +54,8 @@ from langchain_qwen_vl._scan_render import RenderSettings
 from langchain_qwen_vl._scan_sync import iterate_in_background_loop, stderr_is_interactive
 from langchain_qwen_vl.errors import QwenVLInputError
 from langchain_qwen_vl.media import (
-    HIGH_RESOLUTION_MAX_PIXELS,
     MIN_PIXELS,
+    check_pixel_count,
     effective_max_pixels,
 )
 
@@ -212,11 +212,9 @@ class QwenVLScanParser(BaseBlobParser):
             check_positive("dpi", dpi)
         if not 1 <= jpeg_quality <= 95:
             raise QwenVLInputError(f"jpeg_quality={jpeg_quality!r}: use 1-95 (default 85).")
-        if max_pixels is not None and not MIN_PIXELS <= max_pixels <= HIGH_RESOLUTION_MAX_PIXELS:
-            raise QwenVLInputError(
-                f"max_pixels={max_pixels:,}: the service accepts {MIN_PIXELS:,} to "
-                f"{HIGH_RESOLUTION_MAX_PIXELS:,} pixels per image."
-            )
+        for name, value in (("max_pixels", max_pixels), ("min_pixels", min_pixels)):
+            if value is not None:
+                check_pixel_count(name, value, "QwenVLScanLoader")
         if rate_limiter is not None and not isinstance(rate_limiter, BaseRateLimiter):
             raise QwenVLInputError(
                 "rate_limiter: pass a langchain_core.rate_limiters.BaseRateLimiter, e.g. "

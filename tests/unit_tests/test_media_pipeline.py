@@ -413,3 +413,47 @@ async def test_url_only_messages_stay_on_the_loop(monkeypatch: pytest.MonkeyPatc
     ]
     prepared = await media.aprepare_messages(messages, MediaOptions(), LocalFilePolicy(None))
     assert len(prepared[0].parts) == 3
+
+
+# --- the scan loader hands pages over prepared ---------------------------------------------------
+
+
+def test_scan_pages_reach_the_wire_without_a_second_decode(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import httpx
+
+    from langchain_qwen_vl import QwenVLScanLoader
+
+    page = Image.new("RGB", (1240, 1754), "white")
+    ImageDraw.Draw(page).text((100, 100), "Invoice 42", fill="black")
+    page.save(tmp_path / "page.png")
+    bodies: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        import json
+
+        bodies.append(json.loads(request.content))
+        message = {"role": "assistant", "content": "Invoice 42"}
+        return httpx.Response(
+            200,
+            json={
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "qwen3-vl-flash",
+                "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+            },
+        )
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    llm = ChatQwenVL(api_key="sk-test", base_url="http://127.0.0.1:9/v1", http_async_client=client)
+    # The chat model must not sniff or decode what the loader prepared.
+    monkeypatch.setattr(_codec, "inspect", lambda *a, **k: pytest.fail("decoded again"))
+    monkeypatch.setattr(_codec, "reencode", lambda *a, **k: pytest.fail("re-encoded"))
+    (doc,) = QwenVLScanLoader(tmp_path / "page.png", llm=llm).load()
+    assert doc.page_content == "Invoice 42", doc.metadata
+    (body,) = bodies
+    url = body["messages"][0]["content"][-1]["image_url"]["url"]
+    assert url.startswith("data:image/")
