@@ -65,20 +65,12 @@ def qwen25_resized_dimensions(
         >>> qwen25_resized_dimensions(480, 640)
         (476, 644)
     """
-    if height <= 0 or width <= 0:
-        raise ValueError(f"image size must be positive, got {width}x{height}")
-    grid = QWEN25_GRID
-    h_bar = max(grid, round(height / grid) * grid)
-    w_bar = max(grid, round(width / grid) * grid)
-    if h_bar * w_bar > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        h_bar = max(grid, math.floor(height / beta / grid) * grid)
-        w_bar = max(grid, math.floor(width / beta / grid) * grid)
-    elif h_bar * w_bar < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h_bar = math.ceil(height * beta / grid) * grid
-        w_bar = math.ceil(width * beta / grid) * grid
-    return h_bar, w_bar
+    from langchain_qwen_vl.media import resized_dimensions
+
+    # The same formula as Qwen3-VL's, on Qwen2.5-VL's 28-px grid.
+    return resized_dimensions(
+        height, width, max_pixels=max_pixels, min_pixels=min_pixels, factor=QWEN25_GRID
+    )
 
 
 def coordinates_for_model(model: str) -> Coordinates:

@@ -32,24 +32,27 @@ MAX_ASPECT_RATIO = 200
 
 
 def _smart_resize(
-    height: int, width: int, max_pixels: int, min_pixels: int
+    height: int, width: int, max_pixels: int, min_pixels: int, factor: int = PATCH_SIZE
 ) -> tuple[int, int, bool]:
-    """(h̄, w̄, capped): the service's formula; ``capped`` says the max_pixels step applied."""
+    """(h̄, w̄, capped): the service's formula; ``capped`` says the max_pixels step applied.
+
+    ``factor`` is the grid: 32 px for Qwen3-VL, 28 px for the Qwen2.5-VL family.
+    """
     if height <= 0 or width <= 0:
         raise ValueError(f"image size must be positive, got {width}x{height}")
-    h_bar = round(height / PATCH_SIZE) * PATCH_SIZE
-    w_bar = round(width / PATCH_SIZE) * PATCH_SIZE
+    h_bar = round(height / factor) * factor
+    w_bar = round(width / factor) * factor
     capped = h_bar * w_bar > max_pixels
     if capped:
         beta = math.sqrt(height * width / max_pixels)
-        h_bar = math.floor(height / beta / PATCH_SIZE) * PATCH_SIZE
-        w_bar = math.floor(width / beta / PATCH_SIZE) * PATCH_SIZE
+        h_bar = math.floor(height / beta / factor) * factor
+        w_bar = math.floor(width / beta / factor) * factor
     # A separate `if`, as the service documents it (qwen-vl-utils has `elif`): the two differ
     # only when step 2 lands under min_pixels (a tiny cap, or a side floored to 0).
     if h_bar * w_bar < min_pixels:
         beta = math.sqrt(min_pixels / (height * width))
-        h_bar = math.ceil(height * beta / PATCH_SIZE) * PATCH_SIZE
-        w_bar = math.ceil(width * beta / PATCH_SIZE) * PATCH_SIZE
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
     return h_bar, w_bar, capped
 
 
@@ -59,8 +62,9 @@ def resized_dimensions(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     min_pixels: int = MIN_PIXELS,
+    factor: int = PATCH_SIZE,
 ) -> tuple[int, int]:
-    """The (height, width) the service resizes an image to.
+    """The (height, width) the service resizes an image to (on a ``factor``-px grid).
 
     Round each side to a multiple of 32 (Python's ``round``: halves go to even, as in the
     reference qwen-vl-utils); if that exceeds ``max_pixels`` scale down (floor), then if it is
@@ -71,7 +75,7 @@ def resized_dimensions(
         >>> resized_dimensions(3024, 4032)  # a 12 MP photo at the default cap
         (1376, 1856)
     """
-    h_bar, w_bar, _ = _smart_resize(height, width, max_pixels, min_pixels)
+    h_bar, w_bar, _ = _smart_resize(height, width, max_pixels, min_pixels, factor)
     return h_bar, w_bar
 
 
