@@ -43,6 +43,18 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         'pip install "langchain-qwen-vl[emulator]"'
     ) from exc
 
+from langchain_qwen_vl.emulator._by_image import by_image, image_fingerprint
+from langchain_qwen_vl.emulator._inprocess import InProcessEmulator, in_process_emulator
 from langchain_qwen_vl.emulator._runner import EmulatorHandle, run_emulator
+from langchain_qwen_vl.emulator._script import ScriptedImage, ScriptedRequest
 
-__all__ = ["EmulatorHandle", "run_emulator"]
+__all__ = [
+    "EmulatorHandle",
+    "InProcessEmulator",
+    "ScriptedImage",
+    "ScriptedRequest",
+    "by_image",
+    "image_fingerprint",
+    "in_process_emulator",
+    "run_emulator",
+]

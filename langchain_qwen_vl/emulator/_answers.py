@@ -18,7 +18,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_qwen_vl.emulator._images import ColourShare
@@ -51,6 +51,7 @@ class ImageFacts:
     colours: tuple[ColourShare, ...] = ()
     fetched: bool = True
     url: str = ""
+    data: bytes | None = field(default=None, repr=False, compare=False)  # the bytes received
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ def image_facts(
     colours: tuple[ColourShare, ...] = (),
     fetched: bool = True,
     url: str = "",
+    data: bytes | None = None,
 ) -> ImageFacts:
     """Facts of one image, with the size the model sees and its tokens by the spec's formula.
 
@@ -147,7 +149,7 @@ def image_facts(
     floor = media.MIN_PIXELS if min_pixels is None else min_pixels
     seen_h, seen_w = media.resized_dimensions(height, width, max_pixels=cap, min_pixels=floor)
     tokens = media.image_tokens_for_size(height, width, max_pixels=cap, min_pixels=floor)
-    return ImageFacts(width, height, seen_w, seen_h, tokens, colours, fetched, url)
+    return ImageFacts(width, height, seen_w, seen_h, tokens, colours, fetched, url, data)
 
 
 def video_facts(

@@ -89,13 +89,12 @@ def stream_deltas(answer: Answer, *, repeat_ids: bool = False) -> list[dict[str,
     deltas = [first]
     for piece in split_pieces(answer.reasoning or ""):
         deltas.append({"content": None, "reasoning_content": piece})
+    for piece in split_pieces(answer.content):  # a scripted reply may say something first
+        deltas.append(
+            {"content": piece, "reasoning_content": None} if thinking else {"content": piece}
+        )
     if answer.tool_calls:
         deltas.extend(_tool_deltas(answer.tool_calls, repeat_ids=repeat_ids))
-    else:
-        for piece in split_pieces(answer.content):
-            deltas.append(
-                {"content": piece, "reasoning_content": None} if thinking else {"content": piece}
-            )
     if len(deltas) == 1:  # nothing to say: the finish chunk carries an empty content
         deltas.append({"content": ""})
     return deltas

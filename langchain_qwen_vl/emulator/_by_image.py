@@ -1,0 +1,108 @@
+"""Replies keyed by image: ``by_image({"photo.jpg": "A red car."})``.
+
+Clients resize and re-encode images before sending them (``ChatQwenVL`` does), so the bytes the
+emulator receives rarely equal the file on disk. Keys are therefore matched by a small
+*fingerprint* of what the image looks like (a 256-bit difference hash of a 17×16 greyscale
+thumbnail), which survives resizing and JPEG/PNG re-encoding but tells different pictures
+(or different pages of a scan) apart. The key whose fingerprint is nearest wins, if it is
+within :data:`MAX_DISTANCE` bits; otherwise ``default`` applies.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from langchain_qwen_vl.emulator._script import (
+    Reply,
+    ScriptedImage,
+    ScriptedRequest,
+    normalise_reply,
+)
+
+#: Bits (of 256) two fingerprints may differ by and still count as the same image.
+MAX_DISTANCE = 40
+_SIDE = 16
+
+
+def image_fingerprint(image: Any) -> int:
+    """A 256-bit fingerprint of an image: a path, bytes, or a ``PIL.Image.Image``.
+
+    Example:
+        >>> from PIL import Image
+        >>> a = Image.new("RGB", (64, 48), "white")
+        >>> image_fingerprint(a) == image_fingerprint(a.resize((640, 480)))
+        True
+    """
+    from PIL import Image
+
+    if isinstance(image, str | Path):
+        with Image.open(image) as opened:
+            return image_fingerprint(opened.copy())
+    if isinstance(image, bytes | bytearray):
+        with Image.open(io.BytesIO(image)) as opened:
+            return image_fingerprint(opened.copy())
+    if not isinstance(image, Image.Image):
+        raise TypeError(
+            f"an image key should be a path, bytes or a PIL image, got {type(image).__name__}"
+        )
+    small = image.convert("L").resize((_SIDE + 1, _SIDE), Image.Resampling.BILINEAR)
+    pixels = list(small.getdata())
+    bits = 0
+    for row in range(_SIDE):
+        for col in range(_SIDE):
+            left = pixels[row * (_SIDE + 1) + col]
+            right = pixels[row * (_SIDE + 1) + col + 1]
+            bits = (bits << 1) | (left > right)
+    return bits
+
+
+def _distance(a: int, b: int) -> int:
+    return (a ^ b).bit_count()
+
+
+def by_image(
+    replies: Mapping[Any, Reply],
+    *,
+    default: Reply | Callable[[ScriptedRequest], Reply] = None,
+    max_distance: int = MAX_DISTANCE,
+) -> Callable[[ScriptedRequest], Reply]:
+    """A reply function that answers by the request's first image that matches a key.
+
+    Args:
+        replies: ``{image: reply}``; an image is a path, bytes or a PIL image. Replies are as in
+            ``run_emulator(replies=[...])`` (a string, a dict with content/tool_calls, or None).
+        default: the reply when no image matches (``None``: the emulator's own answer), or a
+            function ``request -> reply``.
+        max_distance: how many of the 256 fingerprint bits may differ.
+
+    Example:
+        >>> from PIL import Image
+        >>> red, blue = Image.new("RGB", (64, 64), "red"), Image.new("RGB", (64, 64), "blue")
+        >>> answer = by_image({"examples/assets/chart.png": "Q3 sold the most."})
+    """
+    keyed: list[tuple[int, Reply]] = []
+    for key, reply in replies.items():
+        normalise_reply(reply, f"by_image reply for {str(key)[:60]!r}")  # fail early
+        keyed.append((image_fingerprint(key), reply))
+
+    def _nearest(image: ScriptedImage) -> tuple[int, Reply] | None:
+        if image.data is None:
+            return None
+        try:
+            print_ = image_fingerprint(image.data)
+        except Exception:  # an undecodable image matches nothing
+            return None
+        scored = [(_distance(print_, fp), reply) for fp, reply in keyed]
+        return min(scored, key=lambda item: item[0]) if scored else None
+
+    def reply_for(request: ScriptedRequest) -> Reply:
+        for image in request.images:
+            best = _nearest(image)
+            if best is not None and best[0] <= max_distance:
+                return best[1]
+        return default(request) if callable(default) else default
+
+    return reply_for
