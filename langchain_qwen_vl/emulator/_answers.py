@@ -21,9 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_qwen_vl.emulator._agent import plan_tool_calls
 from langchain_qwen_vl.emulator._images import ColourShare
 from langchain_qwen_vl.emulator._request import ChatRequest
-from langchain_qwen_vl.emulator._tools import ToolCall, plan_tool_calls, value_for_schema
+from langchain_qwen_vl.emulator._tools import ToolCall, value_for_schema
 
 LABEL = "[emulator] "
 #: Tokens added per message for role markers in the text-token estimate.
