@@ -10,7 +10,9 @@ Rules, in order (the first that applies decides):
    weather in Paris?").
 4. The message names a file or a URL ("Is there a car in photo.jpg?") and a tool has a
    parameter for one — a string or a list of strings whose name says image, photo, picture,
-   file, path, url, document … (or ``format: uri``) → the first such tool.
+   file, path, url, document … (or ``format: uri``) → that tool; with several, the one whose
+   parameter fits best (an image parameter for ``.jpg``, a path or document one for ``.pdf``,
+   a list for several references), else the first.
 5. The message asks to "use the tool" and there is exactly one tool → that tool.
 
 Arguments always match the tool's JSON schema: file names and URLs from the message fill the
@@ -75,6 +77,40 @@ def find_references(text: str) -> list[str]:
         if value and value not in found:
             found.append(value)
     return found
+
+
+_IMAGE_EXTENSIONS = re.compile(r"\.(?:png|jpe?g|gif|webp|bmp|tiff?|heic|avif|svg)$", re.I)
+_VIDEO_EXTENSIONS = re.compile(r"\.(?:mp4|mov|avi|webm|mkv)$", re.I)
+_NAME_KINDS = {
+    "image": ("image", "img", "photo", "picture", "pic"),
+    "video": ("video",),
+    "file": ("path", "file", "filename", "document", "doc", "pdf", "scan", "attachment"),
+    "url": ("url", "uri", "link", "src", "source"),
+}
+
+
+def _reference_kind(reference: str) -> str:
+    path = reference.split("?", 1)[0]
+    if _IMAGE_EXTENSIONS.search(path) or reference.startswith("data:image"):
+        return "image"
+    if _VIDEO_EXTENSIONS.search(path):
+        return "video"
+    return "url" if re.match(r"https?://", reference) else "file"
+
+
+def _fit(function: Mapping[str, Any], references: Sequence[str]) -> int:
+    """How well a tool's reference parameters fit the references: 0 = it has none."""
+    parameters = function.get("parameters")
+    slots = reference_parameters(parameters) if isinstance(parameters, Mapping) else []
+    if not slots:
+        return 0
+    kinds = {_reference_kind(r) for r in references}
+    score = 1
+    for name, kind in slots:
+        words = set(re.split(r"_+", _snake(name).rstrip("s")))
+        if any(words & set(_NAME_KINDS[k]) for k in kinds):
+            score = max(score, 3 if (kind == "array") == (len(references) > 1) else 2)
+    return score
 
 
 def _snake(name: str) -> str:
@@ -178,11 +214,12 @@ def tools_to_call(request: ChatRequest) -> list[Mapping[str, Any]]:
     names = mentioned_tools(text, list(by_name)) or topical_tools(text, list(by_name))
     if names:
         return [by_name[n] for n in (names if request.parallel_tool_calls else names[:1])]
-    if find_references(text):
-        for function in by_name.values():
-            parameters = function.get("parameters")
-            if isinstance(parameters, Mapping) and reference_parameters(parameters):
-                return [function]
+    references = find_references(text)
+    if references:
+        scored = [(_fit(f, references), -i, f) for i, f in enumerate(by_name.values())]
+        best = max(scored, key=lambda item: item[:2])
+        if best[0] > 0:
+            return [best[2]]
     if len(by_name) == 1 and USE_A_TOOL.search(text):
         return list(by_name.values())
     return []

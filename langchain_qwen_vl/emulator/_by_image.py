@@ -2,8 +2,9 @@
 
 Clients resize and re-encode images before sending them (``ChatQwenVL`` does), so the bytes the
 emulator receives rarely equal the file on disk. Keys are therefore matched by a small
-*fingerprint* of what the image looks like (a 256-bit difference hash of a 17×16 greyscale
-thumbnail), which survives resizing and JPEG/PNG re-encoding but tells different pictures
+*fingerprint* of what the image looks like (448 bits: a difference hash of a 17×16 greyscale
+thumbnail, plus which areas of an 8×8 thumbnail are above the mean of each colour channel),
+which survives resizing and JPEG/PNG re-encoding but tells different pictures
 (or different pages of a scan) apart. The key whose fingerprint is nearest wins, if it is
 within :data:`MAX_DISTANCE` bits; otherwise ``default`` applies.
 """
@@ -22,13 +23,14 @@ from langchain_qwen_vl.emulator._script import (
     normalise_reply,
 )
 
-#: Bits (of 256) two fingerprints may differ by and still count as the same image.
-MAX_DISTANCE = 40
+#: Bits (of 448) two fingerprints may differ by and still count as the same image.
+MAX_DISTANCE = 64
 _SIDE = 16
+_COLOUR_SIDE = 8
 
 
 def image_fingerprint(image: Any) -> int:
-    """A 256-bit fingerprint of an image: a path, bytes, or a ``PIL.Image.Image``.
+    """A 448-bit fingerprint of an image: a path, bytes, or a ``PIL.Image.Image``.
 
     Example:
         >>> from PIL import Image
@@ -48,14 +50,19 @@ def image_fingerprint(image: Any) -> int:
         raise TypeError(
             f"an image key should be a path, bytes or a PIL image, got {type(image).__name__}"
         )
-    small = image.convert("L").resize((_SIDE + 1, _SIDE), Image.Resampling.BILINEAR)
-    pixels = list(small.getdata())
+    grey = image.convert("L").resize((_SIDE + 1, _SIDE), Image.Resampling.BILINEAR).tobytes()
     bits = 0
-    for row in range(_SIDE):
+    for row in range(_SIDE):  # where brightness rises or falls: layout, text lines, edges
         for col in range(_SIDE):
-            left = pixels[row * (_SIDE + 1) + col]
-            right = pixels[row * (_SIDE + 1) + col + 1]
-            bits = (bits << 1) | (left > right)
+            offset = row * (_SIDE + 1) + col
+            bits = (bits << 1) | (grey[offset] > grey[offset + 1])
+    colour = image.convert("RGB").resize((_COLOUR_SIDE, _COLOUR_SIDE), Image.Resampling.BILINEAR)
+    channels = colour.tobytes()
+    for channel in range(3):  # which areas are above the mean of each channel: the colours
+        values = channels[channel::3]
+        mean = sum(values) / len(values)
+        for value in values:
+            bits = (bits << 1) | (value > mean)
     return bits
 
 
@@ -76,11 +83,9 @@ def by_image(
             ``run_emulator(replies=[...])`` (a string, a dict with content/tool_calls, or None).
         default: the reply when no image matches (``None``: the emulator's own answer), or a
             function ``request -> reply``.
-        max_distance: how many of the 256 fingerprint bits may differ.
+        max_distance: how many of the 448 fingerprint bits may differ.
 
     Example:
-        >>> from PIL import Image
-        >>> red, blue = Image.new("RGB", (64, 64), "red"), Image.new("RGB", (64, 64), "blue")
         >>> answer = by_image({"examples/assets/chart.png": "Q3 sold the most."})
     """
     keyed: list[tuple[int, Reply]] = []
