@@ -12,7 +12,7 @@ within :data:`MAX_DISTANCE` bits; otherwise ``default`` applies.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from langchain_qwen_vl.emulator._script import (
 )
 
 #: Bits (of 448) two fingerprints may differ by and still count as the same image.
-MAX_DISTANCE = 64
+MAX_DISTANCE = 32
 _SIDE = 16
 _COLOUR_SIDE = 8
 
@@ -71,7 +71,7 @@ def _distance(a: int, b: int) -> int:
 
 
 def by_image(
-    replies: Mapping[Any, Reply],
+    replies: Mapping[Any, Reply] | Iterable[tuple[Any, Reply]],
     *,
     default: Reply | Callable[[ScriptedRequest], Reply] = None,
     max_distance: int = MAX_DISTANCE,
@@ -79,7 +79,8 @@ def by_image(
     """A reply function that answers by the request's first image that matches a key.
 
     Args:
-        replies: ``{image: reply}``; an image is a path, bytes or a PIL image. Replies are as in
+        replies: ``{image: reply}`` or ``[(image, reply), ...]`` (PIL images are not hashable);
+            an image is a path, bytes or a PIL image. Replies are as in
             ``run_emulator(replies=[...])`` (a string, a dict with content/tool_calls, or None).
         default: the reply when no image matches (``None``: the emulator's own answer), or a
             function ``request -> reply``.
@@ -89,7 +90,8 @@ def by_image(
         >>> answer = by_image({"examples/assets/chart.png": "Q3 sold the most."})
     """
     keyed: list[tuple[int, Reply]] = []
-    for key, reply in replies.items():
+    pairs = replies.items() if isinstance(replies, Mapping) else replies
+    for key, reply in pairs:
         normalise_reply(reply, f"by_image reply for {str(key)[:60]!r}")  # fail early
         keyed.append((image_fingerprint(key), reply))
 
