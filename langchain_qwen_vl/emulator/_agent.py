@@ -13,7 +13,9 @@ Rules, in order (the first that applies decides):
    file, path, url, document … (or ``format: uri``) → that tool; with several, the one whose
    parameter fits best (an image parameter for ``.jpg``, a path or document one for ``.pdf``,
    a list for several references), else the first.
-5. The message asks to "use the tool" and there is exactly one tool → that tool.
+5. The message holds an arithmetic expression ("4.5 * 3 * 2") and a tool has a string
+   parameter named ``expression``/``formula``/``equation``/``math`` → that tool, with it.
+6. The message asks to "use the tool" and there is exactly one tool → that tool.
 
 Arguments always match the tool's JSON schema: file names and URLs from the message fill the
 reference parameter (a list parameter gets a JSON list of all of them; one reference goes into
@@ -59,9 +61,34 @@ _REFERENCE_NAME = re.compile(
     r"document|doc|pdf|scan|attachment|video|location)s?(?:_|$)",
     re.IGNORECASE,
 )
+_EXPRESSION = re.compile(r"\(?-?\d+(?:\.\d+)?\)?(?:\s*(?:[-+*/×^]|\*\*)\s*\(?-?\d+(?:\.\d+)?\)?)+")
+_EXPRESSION_NAMES = frozenset(("expression", "expr", "formula", "equation", "calculation", "math"))
 _QUESTION_NAMES = frozenset(
     ("question", "query", "prompt", "text", "instruction", "instructions", "request", "task")
 )
+
+
+def find_expression(text: str) -> str | None:
+    """The first arithmetic expression in ``text`` (two numbers or more), or None.
+
+    Example:
+        >>> find_expression("A 4.5 m by 3 m wall, twice: 4.5 * 3 * 2?")
+        '4.5 * 3 * 2'
+    """
+    match = _EXPRESSION.search(text)
+    return match.group(0).strip() if match else None
+
+
+def expression_parameter(parameters: Mapping[str, Any]) -> str | None:
+    """The name of a string parameter meant for an arithmetic expression, if there is one."""
+    properties = parameters.get("properties")
+    if not isinstance(properties, Mapping):
+        return None
+    for name, raw in properties.items():
+        schema = resolve_schema(raw if isinstance(raw, Mapping) else {}, parameters)
+        if str(name).lower() in _EXPRESSION_NAMES and schema_type(schema) == "string":
+            return str(name)
+    return None
 
 
 def find_references(text: str) -> list[str]:
@@ -220,6 +247,11 @@ def tools_to_call(request: ChatRequest) -> list[Mapping[str, Any]]:
         best = max(scored, key=lambda item: item[:2])
         if best[0] > 0:
             return [best[2]]
+    if find_expression(text) is not None:
+        for function in by_name.values():
+            parameters = function.get("parameters")
+            if isinstance(parameters, Mapping) and expression_parameter(parameters):
+                return [function]
     if len(by_name) == 1 and USE_A_TOOL.search(text):
         return list(by_name.values())
     return []
@@ -247,6 +279,10 @@ def plan_tool_calls(
             exclude=names,
             facts=facts,
         )
+        slot = expression_parameter(parameters) if isinstance(parameters, Mapping) else None
+        expression = find_expression(text)
+        if slot is not None and expression is not None:
+            arguments[slot] = expression
         encoded = json.dumps(arguments, ensure_ascii=False)
         name = str(function.get("name"))
         calls.append(ToolCall(_call_id(request, index, name, encoded), name, encoded))

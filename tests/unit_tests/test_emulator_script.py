@@ -311,3 +311,19 @@ def test_base64_images_in_scripts_are_hashed_as_sent() -> None:
     import hashlib
 
     assert hashes == [hashlib.sha256(data).hexdigest()]
+
+
+@tool
+def calculator(expression: str) -> str:
+    """Evaluate an arithmetic expression."""
+    return "27"
+
+
+def test_an_arithmetic_question_calls_the_expression_tool() -> None:
+    with in_process_emulator() as emu:
+        llm = model(emu).bind_tools([paint_code, calculator])
+        message = llm.invoke("A 4.5 m by 3 m wall painted twice: how much is 4.5 * 3 * 2?")
+    assert isinstance(message, AIMessage)
+    assert [(c["name"], c["args"]) for c in message.tool_calls] == [
+        ("calculator", {"expression": "4.5 * 3 * 2"})
+    ]
