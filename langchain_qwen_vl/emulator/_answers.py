@@ -3,7 +3,7 @@
 This is **not** Qwen3-VL and does not pretend to be: it never looks at what an image shows,
 only at what can be measured. Free-text answers always start with ``[emulator] `` and report
 how many images arrived, each one's size as received, the size the model would see after the
-service's resize formula (spec §4) with its token count, the dominant colours in plain words
+service's documented resize formula with its token count, the dominant colours in plain words
 plus hex, and a short echo of the question. ``seed``, ``temperature``, ``top_p``, ``top_k`` and
 ``presence_penalty`` change nothing: the same request always gets the same answer.
 
@@ -29,7 +29,7 @@ from langchain_qwen_vl.emulator._tools import ToolCall, value_for_schema
 LABEL = "[emulator] "
 #: Tokens added per message for role markers in the text-token estimate.
 MESSAGE_OVERHEAD_TOKENS = 3
-#: Per-frame pixel cap of video input (spec §4: 640·32·32).
+#: Per-frame pixel cap of video input (documented: 640·32·32).
 VIDEO_FRAME_MAX_PIXELS = 640 * 32 * 32
 #: Duration assumed for a ``video_url`` the emulator cannot decode.
 NOMINAL_VIDEO_SECONDS = 10

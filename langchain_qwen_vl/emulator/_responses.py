@@ -1,7 +1,7 @@
 """An :class:`Answer` on the wire: the non-stream body and the SSE chunks, as recorded.
 
-Shapes follow ``tests/fixtures/dashscope/compat-nonstream-vl-multi-image.json`` and
-``compat-stream-text.sse``: ``choices`` first, ``logprobs: null`` in each choice,
+Shapes follow bodies recorded from the service (a non-stream multi-image answer and a text
+stream): ``choices`` first, ``logprobs: null`` in each choice,
 ``system_fingerprint: null``, the same ``id``/``created``/``model`` on every chunk, a first chunk
 with the role and empty content, and ``usage: null`` on every chunk but the optional usage
 chunk ``{"choices": [], "usage": {...}}``. One deliberate difference from that recording, seen in

@@ -246,6 +246,7 @@ async def _answer(
 
 
 def _check_auth(request: Request) -> None:
+    """Accept any ``Bearer sk-...`` key; 401 without one, or for a key containing ``bad``."""
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key.startswith("sk-") or "bad" in key:
