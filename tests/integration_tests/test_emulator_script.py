@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -119,25 +118,10 @@ def test_faults_on_a_shared_emulator_end_with_the_test(tmp_path: Path) -> None:
     """The autouse fixture in tests/conftest.py, run as a plugin on two tests in order."""
     (tmp_path / "test_leak.py").write_text(_LEAK_TESTS, encoding="utf-8")
     root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
+    code = pytest.main(
         [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "tests.conftest",
-            "-p",
-            "no:randomly",
-            "-p",
-            "no:cacheprovider",
-            str(tmp_path / "test_leak.py"),
-        ],
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
-        capture_output=True,
-        text=True,
-        timeout=60,
+            *("-q", "-c", str(root / "pyproject.toml"), "-p", "tests.conftest"),
+            *("-p", "no:randomly", "-p", "no:cacheprovider", str(tmp_path / "test_leak.py")),
+        ]
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    assert code == pytest.ExitCode.OK
