@@ -268,3 +268,30 @@ def test_stream_of_a_scripted_reply_keeps_the_recorded_chunk_shape() -> None:
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["choices"] == []
     assert chunks[-1]["usage"]["completion_tokens"] == 3
+
+
+# --- scripted answers have the recorded shapes --------------------------------------------------
+
+
+def _shape(value: Any) -> Any:
+    """Keys and value types, recursively (lists by their first item)."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return type(value).__name__
+
+
+def test_scripted_bodies_have_the_recorded_shapes(recorded: Any) -> None:
+    nonstream = json.loads((recorded / "compat-nonstream-vl-multi-image.json").read_text())
+    stream_text = (recorded / "compat-stream-text.sse").read_text()
+    recorded_chunk = json.loads(stream_text.split("\n\n")[1][len("data: ") :])
+    body = {**BODY, "stream": True}
+    with in_process_emulator(replies=["A dog and a tiger.", "A dog and a tiger."]) as emu:
+        answer = emu.http_client.post("/chat/completions", json=BODY, headers=AUTH).json()
+        text = emu.http_client.post("/chat/completions", json=body, headers=AUTH).text
+    del answer["usage"]["prompt_tokens_details"]  # a detail the recording's model did not send
+    assert _shape(answer) == _shape(nonstream)
+    chunk = json.loads(text.split("\n\n")[1][len("data: ") :])
+    assert _shape(chunk) == _shape(recorded_chunk)
+    assert text.endswith("data: [DONE]\n\n")
