@@ -7,13 +7,23 @@ Recorded requests, scripted replies and queued faults all live in the emulator's
 from __future__ import annotations
 
 import contextlib
-from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 from langchain_qwen_vl.emulator._faults import split_faults
 from langchain_qwen_vl.emulator._script import Replies, Script
 from langchain_qwen_vl.emulator._server import EmulatorState
+
+
+class _ScopedFault(str):
+    """A queued fault that remembers the ``with emu.faults(...)`` block that queued it."""
+
+    scope: object | None
+
+    def __new__(cls, text: str, scope: object | None) -> _ScopedFault:
+        fault = super().__new__(cls, text)
+        fault.scope = scope
+        return fault
 
 
 class EmulatorControls:
@@ -54,8 +64,7 @@ class EmulatorControls:
         for fault in faults:
             split_faults(fault)  # raise now, in the test, for an unknown word
         with self._state.lock:
-            self._state.faults.extend(faults)
-            self._state.fault_scopes.extend([scope] * len(faults))
+            self._state.faults.extend(_ScopedFault(fault, scope) for fault in faults)
 
     def inject_faults(self, *faults: str) -> None:
         """Queue faults: each following chat request consumes one (same words as the header).
@@ -86,13 +95,9 @@ class EmulatorControls:
     def _drop_faults(self, scope: object) -> None:
         state = self._state
         with state.lock:
-            kept = [
-                (fault, owner)
-                for fault, owner in zip(state.faults, state.fault_scopes, strict=False)
-                if owner is not scope
-            ]
-            state.faults = deque(fault for fault, _ in kept)
-            state.fault_scopes = deque(owner for _, owner in kept)
+            kept = [f for f in state.faults if getattr(f, "scope", None) is not scope]
+            state.faults.clear()
+            state.faults.extend(kept)
 
     @property
     def pending_faults(self) -> tuple[str, ...]:
@@ -104,7 +109,6 @@ class EmulatorControls:
         """Drop every queued fault (call it after each test that shares this emulator)."""
         with self._state.lock:
             self._state.faults.clear()
-            self._state.fault_scopes.clear()
 
     def clear(self) -> None:
         """Forget recorded requests and queued faults (for an emulator shared between tests).

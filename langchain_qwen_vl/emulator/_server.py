@@ -78,8 +78,6 @@ class EmulatorState:
     request_count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     script: Script | None = None
-    # The scope (a `with emu.faults(...)` block) that queued each fault, None = inject_faults.
-    fault_scopes: deque[object | None] = field(default_factory=deque)
 
     def receive(self, body: Any) -> str | None:
         """Record one chat request; return the queued fault it consumes, if any."""
@@ -87,11 +85,7 @@ class EmulatorState:
             self.request_count += 1
             if isinstance(body, dict):
                 self.requests.append(body)
-            if not self.faults:
-                return None
-            if self.fault_scopes:
-                self.fault_scopes.popleft()
-            return self.faults.popleft()
+            return self.faults.popleft() if self.faults else None
 
 
 # --- responses -------------------------------------------------------------------------------
