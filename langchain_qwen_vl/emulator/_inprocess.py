@@ -126,9 +126,10 @@ def _head_done(head: _Head, event: _Event, request: httpx.Request) -> bool:
 
 
 class _SyncBody(httpx.SyncByteStream):
-    def __init__(self, head: _Head, events: queue.Queue[_Event], job: Future[Any]) -> None:
-        self._head, self._events, self._job = head, events, job
-        self._request: httpx.Request | None = None
+    def __init__(
+        self, head: _Head, events: queue.Queue[_Event], job: Future[Any], request: httpx.Request
+    ) -> None:
+        self._head, self._events, self._job, self._request = head, events, job, request
 
     def __iter__(self) -> Iterator[bytes]:
         if self._head.first:
@@ -143,15 +144,12 @@ class _SyncBody(httpx.SyncByteStream):
                 if not event[2]:
                     return
             elif event[0] == "error":
-                raise _transport_error(event[1], self._request or _NO_REQUEST, started=True)
+                raise _transport_error(event[1], self._request, started=True)
             else:
                 return
 
     def close(self) -> None:
         self._job.cancel()
-
-
-_NO_REQUEST = httpx.Request("POST", IN_PROCESS_ROOT)
 
 
 class SyncASGITransport(httpx.BaseTransport):
@@ -176,9 +174,9 @@ class SyncASGITransport(httpx.BaseTransport):
         head = _Head()
         while not _head_done(head, events.get(), request):
             pass
-        stream = _SyncBody(head, events, job)
-        stream._request = request
-        return httpx.Response(head.status, headers=head.headers, stream=stream)
+        return httpx.Response(
+            head.status, headers=head.headers, stream=_SyncBody(head, events, job, request)
+        )
 
     def close(self) -> None:
         if self._loop.is_closed():
@@ -191,7 +189,11 @@ class SyncASGITransport(httpx.BaseTransport):
 
 class _AsyncBody(httpx.AsyncByteStream):
     def __init__(
-        self, head: _Head, events: asyncio.Queue[_Event], task: asyncio.Task[Any], request: Any
+        self,
+        head: _Head,
+        events: asyncio.Queue[_Event],
+        task: asyncio.Task[Any],
+        request: httpx.Request,
     ) -> None:
         self._head, self._events, self._task, self._request = head, events, task, request
 
