@@ -118,6 +118,41 @@ def test_async_transport_streams_chunk_by_chunk() -> None:
     assert seen == ["gate opened"]
 
 
+async def _breaks_after_one_chunk(scope: Any, receive: Any, send: Any) -> None:
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"first", "more_body": True})
+    raise ConnectionResetError("reset mid-stream")
+
+
+def test_a_reset_mid_stream_is_a_read_error() -> None:
+    transport = SyncASGITransport(_breaks_after_one_chunk)
+    try:
+        with (
+            httpx.Client(transport=transport) as client,
+            client.stream("GET", "http://127.0.0.1:9/") as response,
+        ):
+            pieces = response.iter_raw()
+            assert next(pieces) == b"first"
+            with pytest.raises(httpx.ReadError):
+                next(pieces)
+    finally:
+        transport.close()
+
+    async def run() -> None:
+        transport = AsyncASGITransport(_breaks_after_one_chunk)
+        async with (
+            httpx.AsyncClient(transport=transport) as client,
+            client.stream("GET", "http://127.0.0.1:9/") as response,
+        ):
+            pieces = response.aiter_raw()
+            assert await anext(pieces) == b"first"
+            with pytest.raises(httpx.ReadError):
+                await anext(pieces)
+
+    asyncio.run(run())
+
+
 # --- faults and errors keep their shapes -----------------------------------------------------
 
 
