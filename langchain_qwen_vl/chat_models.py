@@ -202,7 +202,7 @@ class ChatQwenVL(BaseChatModel):
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
-        # langchain-core only revives allow-listed classes (LANGCHAIN-NOTES.md §1).
+        # langchain-core's load() revives only classes on its own allow-list (ours is not).
         return False
 
     @property
