@@ -211,7 +211,7 @@ def reference_arguments(
     for name, raw in properties.items():
         schema = resolve_schema(raw if isinstance(raw, Mapping) else {}, parameters)
         if name == slot[0]:
-            result[name] = list(references) if slot[1] == "array" else references[0]
+            result[name] = _fill_slot(schema, slot[1], references)
         elif name in other_slots:
             continue  # "image" or "images", never both
         elif name.lower() in _QUESTION_NAMES and schema_type(schema) == "string":
@@ -221,6 +221,17 @@ def reference_arguments(
                 raw if isinstance(raw, Mapping) else {}, name, values, facts, parameters
             )
     return result
+
+
+def _fill_slot(schema: Mapping[str, Any], kind: str, references: Sequence[str]) -> Any:
+    """The references as the parameter's schema allows: a list within min/maxItems, or one."""
+    if kind != "array":
+        return _clip(references[0], schema)
+    low, high = schema.get("minItems"), schema.get("maxItems")
+    chosen = list(references[:high] if isinstance(high, int) else references)
+    while isinstance(low, int) and len(chosen) < low:
+        chosen.append(chosen[-1])
+    return chosen
 
 
 def _clip(text: str, schema: Mapping[str, Any]) -> str:

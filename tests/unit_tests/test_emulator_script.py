@@ -14,6 +14,7 @@ from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from PIL import Image, ImageDraw
+from pydantic import BaseModel, Field
 
 from langchain_qwen_vl import ChatQwenVL, image_block
 from langchain_qwen_vl.emulator import (
@@ -327,3 +328,18 @@ def test_an_arithmetic_question_calls_the_expression_tool() -> None:
     assert [(c["name"], c["args"]) for c in message.tool_calls] == [
         ("calculator", {"expression": "4.5 * 3 * 2"})
     ]
+
+
+class _Limited(BaseModel):
+    paths: list[str] = Field(min_length=1, max_length=2)
+    cover: str = Field(max_length=12)
+    copies: int = Field(ge=1, le=3)
+
+
+def test_reference_arguments_respect_the_schemas_limits() -> None:
+    parameters = _Limited.model_json_schema()
+    text = "Print ./a/very/long/name.pdf, b.pdf and c.pdf, 5 copies"
+    arguments = reference_arguments(parameters, text, find_references(text))
+    assert arguments["paths"] == ["./a/very/long/name.pdf", "b.pdf"]
+    assert arguments["copies"] == 3
+    _Limited.model_validate(arguments)  # every value valid for its field
