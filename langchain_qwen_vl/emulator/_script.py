@@ -83,7 +83,7 @@ class ScriptedRequest:
     """What a reply function receives: the parsed chat request.
 
     Attributes:
-        index: 0-based number of this chat request since the emulator started (or was cleared).
+        index: how many requests this script answered before this one (0 for the first).
         messages: the conversation as ``Message(role, texts, tool_calls, tool_call_id)``.
         text: the text of the last user message.
         tool_results: the tool messages that end the conversation (empty otherwise).
