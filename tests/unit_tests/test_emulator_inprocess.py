@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from langchain_core.messages import AIMessageChunk
+from pytest_socket import SocketBlockedError
 
 from langchain_qwen_vl import ChatQwenVL
 from langchain_qwen_vl.emulator import InProcessEmulator, in_process_emulator
@@ -47,6 +49,14 @@ def test_sync_client_answers_and_records_the_request(emu: InProcessEmulator) -> 
     assert reply.usage_metadata is not None
     assert reply.usage_metadata["output_tokens"] > 0
     assert emu.requests[-1]["messages"][-1]["content"] == "Hello"
+
+
+@pytest.mark.filterwarnings("ignore:A test tried to use socket.socket")
+def test_no_network_socket_is_needed(emu: InProcessEmulator) -> None:
+    with pytest.raises(SocketBlockedError):  # the unit-test conftest blocks network sockets
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    assert model(emu).invoke("Hello").content == '[emulator] No images received. You asked: "Hello"'
+    assert asyncio.run(model(emu).ainvoke("Hello")).content.startswith("[emulator]")
 
 
 def test_async_client_answers(emu: InProcessEmulator) -> None:
