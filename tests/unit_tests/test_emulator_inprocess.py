@@ -340,3 +340,14 @@ def test_scripted_bodies_have_the_recorded_shapes(recorded: Any) -> None:
     chunk = json.loads(text.split("\n\n")[1][len("data: ") :])
     assert _shape(chunk) == _shape(recorded_chunk)
     assert text.endswith("data: [DONE]\n\n")
+
+
+def test_max_tokens_and_stop_apply_to_scripted_text() -> None:
+    with in_process_emulator(replies=["alpha beta gamma"] * 2) as emu:
+        llm = model(emu)
+        cut = llm.invoke("q", max_tokens=2)
+        assert cut.content == "alpha be"  # 2 tokens of 4 bytes
+        assert cut.response_metadata["finish_reason"] == "length"
+        stopped = llm.invoke("q", stop=["gamma"])
+        assert stopped.content == "alpha beta "
+        assert stopped.response_metadata["finish_reason"] == "stop"
