@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit integration bench clean
+.PHONY: demo test lint typecheck unit integration bench dist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,5 +43,11 @@ test: lint typecheck
 bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/run_all.py
 
+# A wheel in dist/ to install into another project: pip install "dist/<wheel>[emulator,pdf]"
+dist: | $(BIN)/python
+	rm -rf dist
+	$(BIN)/pip wheel --no-deps --quiet --wheel-dir dist .
+	@ls dist/*.whl
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) dist .mypy_cache .pytest_cache .ruff_cache

@@ -8,9 +8,10 @@ agent as an error ToolMessage instead of ending the run.
 
 With DASHSCOPE_API_KEY set, the vision tool calls the real service and the agent model is
 ChatQwenVL used as a plain text model (thinking off); any tool-calling chat model can take its
-place. Without a key, the vision tool talks to the bundled emulator on 127.0.0.1 and the agent
-model is `ScriptedTextAgent` below: a fake that calls the tool for the image path named in
-the question, then answers by quoting what the tool returned.
+place. Without a key, both talk to the bundled emulator on 127.0.0.1. The emulator is not a
+model, but with tools bound it acts as a plain agent: a question that names an image file or
+URL makes it call the tool that takes one (`look_at_image`), and after the tool result it
+answers "[emulator] The tool returned: …".
 
     python examples/agent_text_llm_with_vision_tool.py
 """
@@ -19,73 +20,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from langchain.agents import create_agent
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 
 from langchain_qwen_vl import ChatQwenVL
 from langchain_qwen_vl.tools import QwenVLTool
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 CHART = ASSETS / "chart.png"
-
-# An image the user names: a URL, a file with an image extension, or any absolute path.
-_IMAGE_REFERENCE = re.compile(r"https?://\S+|\S+\.(?:png|jpe?g|webp|gif|bmp)\b|/\S+", re.I)
-
-
-class ScriptedTextAgent(BaseChatModel):
-    """A stand-in for a text-only tool-calling LLM, for running offline.
-
-    After a user question that names an image (a path or URL), it calls ``look_at_image``
-    with that image and the question; after a tool result, it answers by quoting it.
-    """
-
-    tool_name: str = "look_at_image"
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted-text-agent"
-
-    def bind_tools(
-        self,
-        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
-        *,
-        tool_choice: str | None = None,
-        **kwargs: Any,
-    ) -> Runnable[LanguageModelInput, AIMessage]:
-        return self
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        last = messages[-1]
-        if isinstance(last, ToolMessage):
-            verdict = "could not look" if last.status == "error" else "looked"
-            reply = AIMessage(f"I {verdict} at the image. The vision tool said: {last.text}")
-        else:
-            match = _IMAGE_REFERENCE.search(last.text)
-            if match is None:
-                reply = AIMessage("I can only help with questions about an image.")
-            else:
-                args = {"image": match.group(0).rstrip(".,;:!?)"), "question": last.text}
-                call_id = f"call_{len(messages)}"
-                reply = AIMessage(
-                    "", tool_calls=[{"name": self.tool_name, "args": args, "id": call_id}]
-                )
-        return ChatResult(generations=[ChatGeneration(message=reply)])
 
 
 @contextlib.contextmanager
@@ -99,10 +46,11 @@ def models() -> Iterator[tuple[BaseChatModel, ChatQwenVL]]:
 
     with run_emulator() as emulator:
         print(
-            f"No DASHSCOPE_API_KEY: vision tool -> local emulator at {emulator.base_url}; "
-            "agent model -> ScriptedTextAgent (a scripted fake)."
+            f"No DASHSCOPE_API_KEY: agent model and vision tool -> local emulator at "
+            f"{emulator.base_url}."
         )
-        yield ScriptedTextAgent(), ChatQwenVL(api_key="sk-emulator", base_url=emulator.base_url)
+        llm = ChatQwenVL(api_key="sk-emulator", base_url=emulator.base_url)
+        yield llm, llm
 
 
 def show(message: AnyMessage) -> None:

@@ -5,9 +5,11 @@ lookup and a calculator. The first question needs the image (which colour domina
 lookup; the follow-up, in the same conversation, needs the calculator.
 
 With DASHSCOPE_API_KEY set this calls the real Qwen3-VL-Flash service. Without it, it starts
-the bundled emulator on 127.0.0.1, which is not a model: it calls a tool when the question
-names it, fills the arguments from the prompt and from what it measures in the image (here:
-the dominant colour), and answers a tool result with "[emulator] The tool returned: …".
+the bundled emulator on 127.0.0.1, which is not a model but acts as a plain agent: it calls
+the tool whose topic the question mentions ("paint code") or whose arguments the question
+fills (an arithmetic expression for the calculator), fills the arguments from the prompt and
+from what it measures in the image (here: the dominant colour), and answers a tool result with
+"[emulator] The tool returned: …".
 
     python examples/agent_vision_tool.py
 """
@@ -132,16 +134,15 @@ def main() -> None:
                 image_block(PHOTO),
                 {
                     "type": "text",
-                    "text": "Which colour covers most of this picture? Use lookup_paint_code "
-                    "to find the paint code of that colour.",
+                    "text": "Which colour covers most of this picture, and what is its paint code?",
                 },
             ]
         )
-        print("  user: Which colour covers most of this picture? (+ scene.jpg)")
+        print("  user: Which colour covers most of this picture, and what is its paint code?")
         history = ask(agent, [], first)
 
         print("\n== 2. A follow-up in the same conversation that needs the calculator")
-        follow_up = 'I will paint a 4.5 m by 3 m wall twice. Use the calculator on "4.5 * 3 * 2".'
+        follow_up = "I will paint a 4.5 m by 3 m wall twice: how many square metres is 4.5 * 3 * 2?"
         print(f"  user: {follow_up}")
         history = ask(agent, history, HumanMessage(follow_up))
 

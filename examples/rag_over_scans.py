@@ -7,9 +7,14 @@ that remember their page, a BM25 retriever (no embeddings, no network) picks the
 question, and the model answers from them, citing pages.
 
 With DASHSCOPE_API_KEY set this uses the real Qwen3-VL-Flash service. Without it, it runs
-offline against the bundled emulator: its answers are labelled "[emulator]" and describe the
-page images (size, colours) instead of reading them, so retrieval and citations run for real
-but the text is not the report's.
+offline against the bundled emulator with **scripted replies** (the emulator is not a model):
+
+- each page image is answered with that page's transcript from
+  ``examples/assets/scanned_report_pages.json`` — ``by_image`` matches the page images the
+  loader sends to thumbnails of the PDF's pages, so the scan loader, cache, chunking and BM25
+  all run on real report text;
+- each question is answered by a small function that quotes the line of the top-ranked excerpt
+  that shares the most words with the question, citing its page — standing in for the model.
 
     python examples/rag_over_scans.py
 
@@ -19,11 +24,13 @@ Transcribed pages are cached (see CACHE below): a second run makes no page reque
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -37,6 +44,7 @@ from langchain_qwen_vl import ChatQwenVL
 from langchain_qwen_vl.document_loaders import QwenVLScanLoader
 
 SCAN = Path(__file__).parent / "assets" / "scanned_report.pdf"
+TRANSCRIPTS = Path(__file__).parent / "assets" / "scanned_report_pages.json"
 CACHE = Path(tempfile.gettempdir()) / "langchain-qwen-vl-example-scans"
 QUESTIONS = (
     "What turbidity was measured on filter bed 3, and what is the limit?",
@@ -51,11 +59,42 @@ def chat_model() -> Iterator[ChatQwenVL]:
         print("Using the real Qwen3-VL-Flash service (DASHSCOPE_API_KEY is set).")
         yield ChatQwenVL()
         return
-    from langchain_qwen_vl.emulator import run_emulator
+    from langchain_qwen_vl.emulator import by_image, run_emulator
 
-    with run_emulator() as emulator:
-        print(f"No DASHSCOPE_API_KEY: offline against the emulator at {emulator.base_url}.")
+    replies = by_image(page_transcripts(), default=quote_best_line)
+    with run_emulator(replies=replies) as emulator:
+        print(f"No DASHSCOPE_API_KEY: offline against the emulator at {emulator.base_url},")
+        print("  scripted with the report's page transcripts (the emulator is not a model).")
         yield ChatQwenVL(api_key="sk-emulator", base_url=emulator.base_url)
+
+
+# --- offline: what the scripted emulator answers ------------------------------------------------
+
+
+def page_transcripts() -> list[tuple[Any, str]]:
+    """(thumbnail of page N, transcript of page N) pairs, for ``by_image``."""
+    import pypdfium2
+
+    texts = json.loads(TRANSCRIPTS.read_text(encoding="utf-8"))
+    pdf = pypdfium2.PdfDocument(SCAN)
+    try:
+        return [(pdf[i].render(scale=0.3).to_pil(), text) for i, text in enumerate(texts)]
+    finally:
+        pdf.close()
+
+
+def quote_best_line(request: Any) -> str:
+    """Answer a question from the excerpts in the prompt: the line of the first (top-ranked)
+    excerpt sharing most words with the question, with that excerpt's page."""
+    prompt = request.text
+    question = set(_words(prompt.rpartition("Question:")[2]))
+    excerpts = re.findall(r"\[page (\d+)\]\n(.*?)(?=\n\n\[page |\n\nQuestion:)", prompt, re.S)
+    if not excerpts:
+        return "The report does not say."
+    page, text = excerpts[0]
+    lines = [line for line in text.splitlines() if line.strip()]
+    best = max(lines, key=lambda line: len(question & set(_words(line))))
+    return f"{best.strip()} (p. {page})"
 
 
 # --- split: paragraphs packed into chunks, each keeping its page ----------------------------
@@ -144,11 +183,6 @@ def main() -> None:
         retriever = BM25Retriever(documents=chunks, k=2)
         print(f"\n== Indexed {len(chunks)} chunks with BM25")
 
-        if not os.environ.get("DASHSCOPE_API_KEY"):
-            print(
-                "   (offline: the emulator describes page images instead of reading them, so the\n"
-                "    chunks hold no report text; retrieval, prompting and citations still run.)"
-            )
         for question in QUESTIONS:
             text, cited = answer(llm, retriever, question)
             print(f"\nQ: {question}\nA: {text.strip()[:400]}")

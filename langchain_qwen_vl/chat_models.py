@@ -66,7 +66,9 @@ class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
         enable_thinking, thinking_budget: thinking mode (off unless enabled).
         vl_high_resolution_images, max_pixels, min_pixels: the per-image pixel budget; images
             above the cap are downscaled on the client to exactly what the server would keep.
-        wire_format: ``"chat_completions"`` (default) or ``"images_prompt"`` (spec §1a).
+        wire_format: ``"chat_completions"`` (default) or ``"images_prompt"`` (the documented
+            images + prompt request: for one-shot questions about images on a deployment that
+            only accepts that shape; no tools, stop sequences, seed or video).
         extra_body: extra JSON keys merged into every request.
 
     Key init args — client:
@@ -144,7 +146,7 @@ class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
     region: Region = "singapore"
     """Region whose endpoint is used when ``base_url`` is unset (keys are per region)."""
     wire_format: Literal["chat_completions", "images_prompt"] = "chat_completions"
-    """``chat_completions`` (OpenAI-compatible messages) or ``images_prompt`` (spec §1a)."""
+    """``chat_completions`` (OpenAI-compatible messages) or ``images_prompt`` (images + prompt)."""
     temperature: Annotated[float, Field(ge=0, lt=2)] | None = None
     top_p: Annotated[float, Field(gt=0, le=1)] | None = None
     top_k: Annotated[int, Field(ge=0)] | None = None
@@ -211,7 +213,7 @@ class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
-        # langchain-core only revives allow-listed classes (LANGCHAIN-NOTES.md §1).
+        # langchain-core's load() revives only classes on its own allow-list (ours is not).
         return False
 
     @property

@@ -277,7 +277,7 @@ def error_from_response(
             " set region= (singapore, beijing, virginia, hongkong) or base_url= to match."
         )
     if "non-streaming" in (server_message or "") and "enable_thinking" in (server_message or ""):
-        # Some Qwen deployments accept thinking only on streamed calls (spec §1b, uncertain).
+        # Some Qwen deployments accept thinking only on streamed calls (uncertain).
         text += (
             " — this deployment thinks only when streaming: call .stream()/.astream() or create "
             "the model with streaming=True (invoke then streams under the hood), or set "

@@ -25,6 +25,7 @@ from langchain_core.exceptions import ModelError
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.messages.ai import UsageMetadata
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import ArgsSchema, BaseTool, ToolException
 from langchain_core.tools.base import ToolExceptionHandlerOutput
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -157,6 +158,9 @@ class QwenVLTool(BaseTool):
             model thinks), ``model_name``, ``finish_reason`` and the ``sources`` sent.
         max_images: most images in one call (default 8).
         max_file_bytes: largest local file read (default 64 MiB).
+        llm_tags: tags put on the vision model's runs (default ``("nostream",)``: in an agent
+            streamed with LangGraph's ``stream_mode="messages"``, the tool's own model does not
+            stream its tokens out as if they were the agent's). ``llm_tags=()`` streams them.
 
     Image references: http(s) URLs are passed to the model as they are (with ChatQwenVL the
     service downloads them; this tool makes no request of its own). ``data:`` URIs are
@@ -197,6 +201,9 @@ class QwenVLTool(BaseTool):
     """Most images accepted in one call."""
     max_file_bytes: int = Field(default=_DEFAULT_MAX_FILE_BYTES, ge=1)
     """Largest local file read."""
+    llm_tags: tuple[str, ...] = ("nostream",)
+    """Tags on the vision model's runs; ``"nostream"`` keeps its tokens out of an agent's
+    ``stream_mode="messages"`` stream. ``()`` lets them through."""
 
     @field_validator("allowed_dirs", mode="before")
     @classmethod
@@ -348,6 +355,9 @@ class QwenVLTool(BaseTool):
         }
         return text, artifact
 
+    def _llm_config(self) -> RunnableConfig | None:
+        return {"tags": list(self.llm_tags)} if self.llm_tags else None
+
     def _run(
         self,
         question: str,
@@ -357,7 +367,7 @@ class QwenVLTool(BaseTool):
     ) -> str | tuple[str, VisionToolArtifact]:
         prepared = self._prepare(question, image, images, region)
         try:
-            answer = self.llm.invoke([prepared.message])
+            answer = self.llm.invoke([prepared.message], config=self._llm_config())
         except ModelError as error:
             raise self._model_failure(error) from error
         return self._output(answer, prepared)
@@ -372,7 +382,7 @@ class QwenVLTool(BaseTool):
         # Reading files and pixels blocks: keep it off the event loop.
         prepared = await asyncio.to_thread(self._prepare, question, image, images, region)
         try:
-            answer = await self.llm.ainvoke([prepared.message])
+            answer = await self.llm.ainvoke([prepared.message], config=self._llm_config())
         except ModelError as error:
             raise self._model_failure(error) from error
         return self._output(answer, prepared)

@@ -1,21 +1,34 @@
-"""A local emulator of the Qwen3-VL-Flash API, for demos and tests that must run offline.
+"""A local emulator of the Qwen3-VL-Flash API, for demos and for testing your app offline.
 
-What it is: a real HTTP server (Starlette + uvicorn, in a daemon thread, loopback only) that
-speaks the service's wire formats as recorded in ``tests/fixtures/dashscope/``: the
-OpenAI-compatible ``POST /compatible-mode/v1/chat/completions`` (also ``POST /chat/completions``)
-with ``messages``, and the documented ``images`` + ``prompt`` shape; JSON and SSE streams;
+What it is: the service's HTTP API as recorded from the real service — the OpenAI-compatible
+``POST /compatible-mode/v1/chat/completions`` (also ``POST /chat/completions``) with
+``messages``, and the documented ``images`` + ``prompt`` shape; JSON and SSE streams;
 thinking (``reasoning_content``); tool calls; ``response_format``; the service's error bodies
 and validation rules; usage counted by the documented image/video token formula. Images are
 really decoded (data URIs, loopback URLs, files from ``url_map``); other remote URLs are never
 fetched and are reported with a nominal size. It never connects to a non-loopback address.
 
-What it is **not**: the model. Answers are deterministic functions of the request and say
-only what can be measured — image sizes, the size the model would see, token counts, dominant
-colours, an echo of the question — and every free-text answer starts with ``[emulator] ``.
-``seed`` and ``temperature`` change nothing.
+Two ways to run it:
 
-Faults for resilience tests: header ``X-Emulator-Fault`` or :meth:`EmulatorHandle.inject_faults`
-(``429``, ``429:<s>``, ``500``, ``reset``, ``slow:<ms>``, ``truncate``, ``repeat-id``; see
+- :func:`run_emulator` — a real HTTP server (Starlette + uvicorn) on a loopback port, in a
+  daemon thread; also ``python -m langchain_qwen_vl.emulator``;
+- :func:`in_process_emulator` — no port: ``http_client`` / ``http_async_client`` whose httpx
+  transports call the app directly (for unit tests with sockets disabled).
+
+What it answers: by default, not the model — deterministic answers that say only what can be
+measured (image sizes, the size the model would see, token counts, dominant colours, an echo
+of the question), each starting with ``[emulator] ``; with tools bound it acts as a plain
+agent (see :mod:`langchain_qwen_vl.emulator._agent`). With ``replies=`` it answers what your
+test scripts: a list consumed in order, a function ``request -> reply``, or
+:func:`by_image` (see :mod:`langchain_qwen_vl.emulator._script`). ``seed`` and ``temperature``
+change nothing.
+
+Keys: any ``Authorization: Bearer sk-...`` key is accepted; a missing header, another scheme,
+a key not starting with ``sk-``, or a key containing ``bad`` gets the service's 401.
+
+Faults for resilience tests: header ``X-Emulator-Fault``, ``with emu.faults(...):`` (dropped
+when the block ends) or ``emu.inject_faults(...)`` (kept until used or ``emu.clear_faults()``):
+``429``, ``429:<s>``, ``500``, ``reset``, ``slow:<ms>``, ``truncate``, ``repeat-id`` (see
 :mod:`langchain_qwen_vl.emulator._faults`).
 
 Example:
@@ -28,8 +41,8 @@ Example:
     ...     r.json()["choices"][0]["message"]["content"]
     '[emulator] No images received. You asked: "Hi"'
 
-Command line: ``python -m langchain_qwen_vl.emulator --port 8765`` prints the base URL.
-Requires the ``emulator`` extra (``pip install "langchain-qwen-vl[emulator]"``).
+Command line: ``python -m langchain_qwen_vl.emulator --port 8765 [--replies FILE.jsonl]``
+prints the base URL. Requires the ``emulator`` extra.
 """
 
 from __future__ import annotations
@@ -43,6 +56,18 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         'pip install "langchain-qwen-vl[emulator]"'
     ) from exc
 
+from langchain_qwen_vl.emulator._by_image import by_image, image_fingerprint
+from langchain_qwen_vl.emulator._inprocess import InProcessEmulator, in_process_emulator
 from langchain_qwen_vl.emulator._runner import EmulatorHandle, run_emulator
+from langchain_qwen_vl.emulator._script import ScriptedImage, ScriptedRequest
 
-__all__ = ["EmulatorHandle", "run_emulator"]
+__all__ = [
+    "EmulatorHandle",
+    "InProcessEmulator",
+    "ScriptedImage",
+    "ScriptedRequest",
+    "by_image",
+    "image_fingerprint",
+    "in_process_emulator",
+    "run_emulator",
+]

@@ -3,7 +3,7 @@
 This is **not** Qwen3-VL and does not pretend to be: it never looks at what an image shows,
 only at what can be measured. Free-text answers always start with ``[emulator] `` and report
 how many images arrived, each one's size as received, the size the model would see after the
-service's resize formula (spec §4) with its token count, the dominant colours in plain words
+service's documented resize formula with its token count, the dominant colours in plain words
 plus hex, and a short echo of the question. ``seed``, ``temperature``, ``top_p``, ``top_k`` and
 ``presence_penalty`` change nothing: the same request always gets the same answer.
 
@@ -18,18 +18,19 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_qwen_vl.emulator._agent import plan_tool_calls
 from langchain_qwen_vl.emulator._grounding import grounding_answer
 from langchain_qwen_vl.emulator._images import ColourShare
 from langchain_qwen_vl.emulator._request import ChatRequest
-from langchain_qwen_vl.emulator._tools import ToolCall, plan_tool_calls, value_for_schema
+from langchain_qwen_vl.emulator._tools import ToolCall, value_for_schema
 
 LABEL = "[emulator] "
 #: Tokens added per message for role markers in the text-token estimate.
 MESSAGE_OVERHEAD_TOKENS = 3
-#: Per-frame pixel cap of video input (spec §4: 640·32·32).
+#: Per-frame pixel cap of video input (documented: 640·32·32).
 VIDEO_FRAME_MAX_PIXELS = 640 * 32 * 32
 #: Duration assumed for a ``video_url`` the emulator cannot decode.
 NOMINAL_VIDEO_SECONDS = 10
@@ -52,6 +53,7 @@ class ImageFacts:
     colours: tuple[ColourShare, ...] = ()
     fetched: bool = True
     url: str = ""
+    data: bytes | None = field(default=None, repr=False, compare=False)  # the bytes received
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,7 @@ def image_facts(
     colours: tuple[ColourShare, ...] = (),
     fetched: bool = True,
     url: str = "",
+    data: bytes | None = None,
 ) -> ImageFacts:
     """Facts of one image, with the size the model sees and its tokens by the spec's formula.
 
@@ -148,7 +151,7 @@ def image_facts(
     floor = media.MIN_PIXELS if min_pixels is None else min_pixels
     seen_h, seen_w = media.resized_dimensions(height, width, max_pixels=cap, min_pixels=floor)
     tokens = media.image_tokens_for_size(height, width, max_pixels=cap, min_pixels=floor)
-    return ImageFacts(width, height, seen_w, seen_h, tokens, colours, fetched, url)
+    return ImageFacts(width, height, seen_w, seen_h, tokens, colours, fetched, url, data)
 
 
 def video_facts(

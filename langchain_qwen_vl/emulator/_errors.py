@@ -1,7 +1,6 @@
 """Error bodies in the service's shapes, and the exception that carries one to the HTTP layer.
 
-Every body here copies a recorded or documented DashScope body (see
-``tests/fixtures/dashscope/``): the OpenAI-compatible error object
+Every body here copies a recorded or documented DashScope body: the OpenAI-compatible error object
 ``{"error": {message, type, param, code}}`` plus a top-level ``id`` (400/404) or
 ``request_id`` (401).
 """

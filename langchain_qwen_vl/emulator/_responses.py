@@ -1,7 +1,7 @@
 """An :class:`Answer` on the wire: the non-stream body and the SSE chunks, as recorded.
 
-Shapes follow ``tests/fixtures/dashscope/compat-nonstream-vl-multi-image.json`` and
-``compat-stream-text.sse``: ``choices`` first, ``logprobs: null`` in each choice,
+Shapes follow bodies recorded from the service (a non-stream multi-image answer and a text
+stream): ``choices`` first, ``logprobs: null`` in each choice,
 ``system_fingerprint: null``, the same ``id``/``created``/``model`` on every chunk, a first chunk
 with the role and empty content, and ``usage: null`` on every chunk but the optional usage
 chunk ``{"choices": [], "usage": {...}}``. One deliberate difference from that recording, seen in
@@ -89,13 +89,12 @@ def stream_deltas(answer: Answer, *, repeat_ids: bool = False) -> list[dict[str,
     deltas = [first]
     for piece in split_pieces(answer.reasoning or ""):
         deltas.append({"content": None, "reasoning_content": piece})
+    for piece in split_pieces(answer.content):  # a scripted reply may say something first
+        deltas.append(
+            {"content": piece, "reasoning_content": None} if thinking else {"content": piece}
+        )
     if answer.tool_calls:
         deltas.extend(_tool_deltas(answer.tool_calls, repeat_ids=repeat_ids))
-    else:
-        for piece in split_pieces(answer.content):
-            deltas.append(
-                {"content": piece, "reasoning_content": None} if thinking else {"content": piece}
-            )
     if len(deltas) == 1:  # nothing to say: the finish chunk carries an empty content
         deltas.append({"content": ""})
     return deltas

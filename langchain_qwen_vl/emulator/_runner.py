@@ -10,8 +10,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from langchain_qwen_vl.emulator._faults import split_faults
+from langchain_qwen_vl.emulator._controls import EmulatorControls
 from langchain_qwen_vl.emulator._images import is_loopback_host
+from langchain_qwen_vl.emulator._script import Replies, Script
 from langchain_qwen_vl.emulator._server import EmulatorState, create_app
 
 _START_TIMEOUT_S = 10.0
@@ -19,7 +20,25 @@ _STOP_TIMEOUT_S = 5.0
 API_PREFIX = "/compatible-mode/v1"
 
 
-class EmulatorHandle:
+def new_state(
+    url_map: Mapping[str, str | Path] | None,
+    latency_ms: int,
+    remote_image_size: tuple[int, int],
+    replies: Replies | None,
+) -> EmulatorState:
+    """The state of a new emulator, with its options checked."""
+    width, height = remote_image_size
+    if width <= 0 or height <= 0 or latency_ms < 0:
+        raise ValueError("remote_image_size must be positive and latency_ms non-negative")
+    return EmulatorState(
+        url_map={url: Path(path) for url, path in (url_map or {}).items()},
+        latency_ms=latency_ms,
+        remote_image_size=(width, height),
+        script=None if replies is None else Script(replies),
+    )
+
+
+class EmulatorHandle(EmulatorControls):
     """A running (or ready to run) emulator; use it as a context manager.
 
     Attributes and properties:
@@ -27,10 +46,14 @@ class EmulatorHandle:
         requests: every JSON request body received, in order (the live list).
         request_count: how many chat requests arrived (bodies that were not JSON included).
 
+    Scripted replies (``set_replies``), faults (``faults``, ``inject_faults``,
+    ``clear_faults``) and ``clear`` come from :class:`EmulatorControls`.
+
     Example:
         >>> with run_emulator() as emu:  # doctest: +SKIP
-        ...     emu.inject_faults("429")
-        ...     httpx.post(emu.base_url + "/chat/completions", ...)  # -> 429, then normal answers
+        ...     with emu.faults("429"):
+        ...         httpx.post(emu.base_url + "/chat/completions", ...)  # -> 429
+        ...     httpx.post(emu.base_url + "/chat/completions", ...)  # -> a normal answer
     """
 
     def __init__(
@@ -41,22 +64,16 @@ class EmulatorHandle:
         latency_ms: int = 0,
         remote_image_size: tuple[int, int] = (1024, 768),
         host: str = "127.0.0.1",
+        replies: Replies | None = None,
     ) -> None:
         if not is_loopback_host(host):
             raise ValueError(
                 f"the emulator serves on loopback only (127.0.0.1, ::1 or localhost), not {host!r}"
             )
-        width, height = remote_image_size
-        if width <= 0 or height <= 0 or latency_ms < 0:
-            raise ValueError("remote_image_size must be positive and latency_ms non-negative")
         self._host = "127.0.0.1" if host == "localhost" else host.strip("[]")
         self._requested_port = port
         self._port: int | None = None
-        self._state = EmulatorState(
-            url_map={url: Path(path) for url, path in (url_map or {}).items()},
-            latency_ms=latency_ms,
-            remote_image_size=(width, height),
-        )
+        self._state = new_state(url_map, latency_ms, remote_image_size, replies)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -80,34 +97,6 @@ class EmulatorHandle:
     def base_url(self) -> str:
         """The OpenAI-compatible base URL: ``http://127.0.0.1:PORT/compatible-mode/v1``."""
         return self.root_url + API_PREFIX
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """Every JSON request body received, in order."""
-        return self._state.requests
-
-    @property
-    def request_count(self) -> int:
-        """How many chat requests arrived, whatever their body."""
-        return self._state.request_count
-
-    def inject_faults(self, *faults: str) -> None:
-        """Queue faults: each following chat request consumes one (same words as the header).
-
-        Example: ``emu.inject_faults("429", "500")`` → the next request gets a 429, the one
-        after a 500, then normal answers. ``"slow:300,429"`` applies both to one request.
-        """
-        for fault in faults:
-            split_faults(fault)  # raise now, in the test, for an unknown word
-        with self._state.lock:
-            self._state.faults.extend(faults)
-
-    def clear(self) -> None:
-        """Forget recorded requests and queued faults (for a module-scoped emulator)."""
-        with self._state.lock:
-            self._state.requests.clear()
-            self._state.faults.clear()
-            self._state.request_count = 0
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -184,6 +173,7 @@ def run_emulator(
     url_map: Mapping[str, str | Path] | None = None,
     latency_ms: int = 0,
     remote_image_size: tuple[int, int] = (1024, 768),
+    replies: Replies | None = None,
 ) -> EmulatorHandle:
     """An emulator on ``127.0.0.1:port`` (a free port when 0), to use as a context manager.
 
@@ -192,6 +182,11 @@ def run_emulator(
         url_map: remote image URLs served from local files instead (never downloaded).
         latency_ms: extra delay before every chat answer.
         remote_image_size: ``(width, height)`` assumed for remote images that are not fetched.
+        replies: what the model answers instead of the emulator's own measured answers: a list
+            consumed one per request (a string, a dict with ``content`` and/or ``tool_calls``
+            in OpenAI's shape, or ``None`` for the emulator's own answer; when it runs out the
+            next request gets a 400 ``emulator_script_exhausted``), or a function
+            ``request -> reply`` (see :mod:`langchain_qwen_vl.emulator._script`).
 
     Example:
         >>> from langchain_qwen_vl import ChatQwenVL
@@ -201,5 +196,9 @@ def run_emulator(
         '[emulator] No images received. You asked: "Hello"'
     """
     return EmulatorHandle(
-        port, url_map=url_map, latency_ms=latency_ms, remote_image_size=remote_image_size
+        port,
+        url_map=url_map,
+        latency_ms=latency_ms,
+        remote_image_size=remote_image_size,
+        replies=replies,
     )

@@ -28,6 +28,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from langchain_qwen_vl.emulator._answers import (
+    Answer,
     ImageFacts,
     VideoFacts,
     build_answer,
@@ -59,6 +60,7 @@ from langchain_qwen_vl.emulator._responses import (
     sse_event,
     stream_chunks,
 )
+from langchain_qwen_vl.emulator._script import Script, scripted_answer, scripted_request
 from langchain_qwen_vl.emulator._validation import parse_request
 
 _RAW_SEND_KEY = "langchain_qwen_vl.emulator.raw_send"
@@ -75,6 +77,7 @@ class EmulatorState:
     faults: deque[str] = field(default_factory=deque)
     request_count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    script: Script | None = None
 
     def receive(self, body: Any) -> str | None:
         """Record one chat request; return the queued fault it consumes, if any."""
@@ -160,6 +163,7 @@ async def _measure_image(ref: ImageRef, chat: ChatRequest, state: EmulatorState)
         colours=colours,
         fetched=fetched.data is not None,
         url=ref.url,
+        data=fetched.data,
     )
 
 
@@ -211,7 +215,32 @@ async def _gather_in_order(jobs: Sequence[Any]) -> list[Any]:
 # --- the chat route ---------------------------------------------------------------------------
 
 
+async def _answer(
+    state: EmulatorState,
+    body: Any,
+    chat: ChatRequest,
+    images: Sequence[ImageFacts],
+    videos: Sequence[VideoFacts],
+) -> Answer:
+    """The scripted reply when a script is set (and does not defer), else the default answer."""
+    script = state.script
+    if script is None:
+        return build_answer(chat, images, videos)
+    seen = [
+        (f.url, f.width if f.fetched else None, f.height if f.fetched else None, f.data)
+        for f in images
+    ]
+    request = scripted_request(script.next_index(), body, chat, seen)
+    reply = await run_in_threadpool(script.next_reply, request)
+    if reply is None:
+        return build_answer(chat, images, videos)
+    if reply.error is not None:
+        raise reply.error
+    return scripted_answer(chat, images, videos, reply)
+
+
 def _check_auth(request: Request) -> None:
+    """Accept any ``Bearer sk-...`` key; 401 without one, or for a key containing ``bad``."""
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key.startswith("sk-") or "bad" in key:
@@ -271,9 +300,9 @@ async def chat_completions(request: Request) -> Response:
         chat = parse_request(body)
         images = await _gather_in_order([_measure_image(r, chat, state) for r in chat.images])
         videos = await _gather_in_order([_measure_video(v, state) for v in chat.videos])
+        answer = await _answer(state, body, chat, images, videos)
     except ServiceError as error:
         return _error_response(error, request_id)
-    answer = build_answer(chat, images, videos)
     completion_id, created = f"chatcmpl-{request_id}", int(time.time())
     if chat.stream:
         chunks = stream_chunks(

@@ -16,21 +16,19 @@ When a tool is called:
   mention with ``parallel_tool_calls: true``;
 - otherwise, the same with tools whose name's topic words all appear in the last user message
   (``get_weather`` for "What is the weather in Paris?"; see :func:`topical_tools`);
+- the last user message names a file or URL and a tool has a parameter for one → that tool
+  (see :mod:`langchain_qwen_vl.emulator._agent`);
 - the last user message asks to "use the tool" / "use a tool" / "using the tool" / "call the
   tool" and there is exactly one tool → that tool.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from langchain_qwen_vl.emulator._request import ChatRequest
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w])")
 _QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|‘([^’]+)’|(?<!\w)'([^']+)'(?!\w)")
@@ -39,7 +37,7 @@ _AFTER_PREPOSITION = re.compile(
     r"\b(?i:in|for|of|about)\s+(?i:the\s+|a\s+|an\s+)?([^\W\d][\w-]*(?:\s+[A-Z][\w-]*)*)"
 )
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s)\s*$")
-_USE_A_TOOL = re.compile(
+USE_A_TOOL = re.compile(
     r"\b(?:use|using|call|calling|invoke)\s+(?:the|a|your|this|that|an?\s+available)\s+tools?\b",
     re.IGNORECASE,
 )
@@ -342,6 +340,33 @@ def value_for_schema(
     return _value(schema, "", PromptValues(text, exclude=exclude), facts or {}, schema, 0)
 
 
+def property_value(
+    schema: Mapping[str, Any],
+    name: str,
+    values: PromptValues,
+    facts: Mapping[str, Any],
+    root: Mapping[str, Any],
+) -> Any:
+    """A value for one property ``name`` of an object schema (see :func:`value_for_schema`)."""
+    return _value(schema, name, values, facts, root, 1)
+
+
+def resolve_schema(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``schema`` with a ``$ref`` followed, and a nullable ``anyOf``/``oneOf`` unwrapped."""
+    schema = _resolve(schema, root)
+    for key in ("anyOf", "oneOf"):
+        options = schema.get(key)
+        if isinstance(options, list) and options:
+            resolved = [_resolve(o, root) for o in options if isinstance(o, Mapping)]
+            return next((o for o in resolved if _type_of(o) != "null"), schema)
+    return schema
+
+
+def schema_type(schema: Mapping[str, Any]) -> str:
+    """The JSON type a schema asks for (the first non-null one of a list)."""
+    return _type_of(schema)
+
+
 def build_arguments(
     parameters: Mapping[str, Any],
     text: str,
@@ -365,7 +390,7 @@ def build_arguments(
 # --- choosing tools ---------------------------------------------------------------------
 
 
-def _function(tool: Mapping[str, Any]) -> Mapping[str, Any]:
+def function_of(tool: Mapping[str, Any]) -> Mapping[str, Any]:
     function = tool.get("function")
     return function if isinstance(function, Mapping) else {}
 
@@ -411,46 +436,3 @@ def topical_tools(text: str, names: Sequence[str]) -> list[str]:
         if words and all(positions):
             found.append((min(p.start() for p in positions if p), name))
     return [name for _, name in sorted(found)]
-
-
-def tools_to_call(request: ChatRequest) -> list[Mapping[str, Any]]:
-    """The ``function`` objects of the tools this request makes the emulated model call."""
-    if not request.tools or request.tool_choice == "none" or request.tool_results:
-        return []
-    by_name = {str(_function(t).get("name")): _function(t) for t in request.tools}
-    if request.forced_tool is not None:
-        return [by_name[request.forced_tool]]
-    text = request.last_user_text
-    names = mentioned_tools(text, list(by_name)) or topical_tools(text, list(by_name))
-    if names:
-        return [by_name[n] for n in (names if request.parallel_tool_calls else names[:1])]
-    if len(by_name) == 1 and _USE_A_TOOL.search(text):
-        return list(by_name.values())
-    return []
-
-
-def _call_id(request: ChatRequest, index: int, name: str, arguments: str) -> str:
-    seed = f"{len(request.messages)}|{index}|{name}|{arguments}|{request.last_user_text}"
-    return "call_" + hashlib.sha256(seed.encode()).hexdigest()[:24]
-
-
-def plan_tool_calls(
-    request: ChatRequest, facts: Mapping[str, Any] | None = None
-) -> tuple[ToolCall, ...]:
-    """The tool calls (with JSON arguments) the emulated model answers with; may be empty."""
-    functions = tools_to_call(request)
-    names = [str(_function(t).get("name")) for t in request.tools]
-    text = request.last_user_text
-    calls: list[ToolCall] = []
-    for index, function in enumerate(functions):
-        parameters = function.get("parameters")
-        arguments = build_arguments(
-            parameters if isinstance(parameters, Mapping) else {},
-            text,
-            exclude=names,
-            facts=facts,
-        )
-        encoded = json.dumps(arguments, ensure_ascii=False)
-        name = str(function.get("name"))
-        calls.append(ToolCall(_call_id(request, index, name, encoded), name, encoded))
-    return tuple(calls)

@@ -1,6 +1,6 @@
 """Request checks, worded like the service, and the normalised request the "model" answers.
 
-Both request shapes (spec §1a images + prompt, §1b OpenAI-compatible messages) are checked as
+Both request shapes (images + prompt, and OpenAI-compatible messages) are checked as
 strictly as the spec describes and turned into one :class:`ChatRequest`. Every refusal is a
 :class:`~langchain_qwen_vl.emulator._errors.ServiceError` whose message follows the
 service's ``<400> InternalError.Algo.InvalidParameter: ...`` style. Image *contents* (decoding,
@@ -20,7 +20,7 @@ from langchain_qwen_vl.emulator._request import ChatRequest, ImageRef, Message, 
 KNOWN_MODELS = frozenset({"qwen3-vl-flash", "qwen3-vl-flash-2026-01-22"})
 _KNOWN_MODEL_FAMILY = re.compile(r"^(qwen3-vl-|qwen-vl-)[a-z0-9][a-z0-9.\-]*$")
 ROLES = ("system", "user", "assistant", "tool")
-#: Fields of the documented images + prompt request (spec §1a); anything else is refused.
+#: Fields of the documented images + prompt request; anything else is refused.
 IMAGES_PROMPT_FIELDS = frozenset(
     {
         "model",
@@ -129,11 +129,11 @@ def _check_image_count(images: Sequence[ImageRef]) -> None:
         )
 
 
-# --- images + prompt (spec §1a) ----------------------------------------------------------
+# --- images + prompt ----------------------------------------------------------------------
 
 
 def parse_images_prompt(body: Mapping[str, Any]) -> ChatRequest:
-    """Check a §1a body (unknown fields refused) and normalise it."""
+    """Check an images + prompt body (unknown fields refused) and normalise it."""
     model = check_model(body)
     if "messages" in body:
         raise invalid_parameter(
@@ -171,7 +171,7 @@ def parse_images_prompt(body: Mapping[str, Any]) -> ChatRequest:
     )
 
 
-# --- OpenAI-compatible messages (spec §1b) -----------------------------------------------
+# --- OpenAI-compatible messages -----------------------------------------------------------
 
 
 def _pixel_budget(part: Mapping[str, Any], where: str) -> tuple[int | None, int | None]:
@@ -435,7 +435,10 @@ def _stream(body: Mapping[str, Any]) -> tuple[bool, bool]:
 
 
 def parse_chat_completions(body: Mapping[str, Any]) -> ChatRequest:
-    """Check a §1b body and normalise it. Unknown top-level fields are ignored, as upstream."""
+    """Check an OpenAI-compatible messages body and normalise it.
+
+    Unknown top-level fields are ignored, as upstream.
+    """
     model = check_model(body)
     messages, images, videos = _messages(body.get("messages"))
     _check_image_count(images)

@@ -218,6 +218,7 @@ def test_example_agent_vision_tool(
     # The colour argument is what the emulator measured in the image.
     assert "model calls lookup_paint_code({'colour': 'blue'})" in out
     assert "lookup_paint_code returned: blue: RAL 5005 Signal blue" in out
+    assert "user: Which colour covers most of this picture, and what is its paint code?" in out
     assert "model calls calculator({'expression': '4.5 * 3 * 2'})" in out
     assert "calculator returned: 4.5 * 3 * 2 = 27" in out
     assert "model answers: [emulator] The tool returned: 4.5 * 3 * 2 = 27" in out
@@ -230,12 +231,15 @@ def test_example_text_agent_with_vision_tool(
     monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
     _load_example("agent_text_llm_with_vision_tool").main()
     out = capsys.readouterr().out
-    assert "agent model -> ScriptedTextAgent" in out
-    assert "agent calls look_at_image({'image': " in out
+    assert "agent model and vision tool -> local emulator" in out
+    # A natural question that names the chart's path makes the agent call the vision tool.
+    chart = ROOT / "examples" / "assets" / "chart.png"
+    assert f"agent calls look_at_image({{'image': '{chart}', 'question': 'In the chart" in out
     assert "look_at_image [success]: [emulator] 1 image received. Image 1: 800×500 px" in out
-    assert "agent answers: I looked at the image. The vision tool said: [emulator]" in out
+    assert "agent answers: [emulator] The tool returned: [emulator] 1 image received." in out
+    assert "agent calls look_at_image({'image': '/etc/passwd'" in out
     assert "look_at_image [error]: Refused: image '/etc/passwd' is outside" in out
-    assert "agent answers: I could not look at the image." in out
+    assert "agent answers: [emulator] The tool returned: Refused: image '/etc/passwd'" in out
     assert "Done: 1 refused tool call(s)" in out
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from langchain_qwen_vl.emulator._agent import plan_tool_calls, tools_to_call
 from langchain_qwen_vl.emulator._answers import (
     LABEL,
     MESSAGE_OVERHEAD_TOKENS,
@@ -42,8 +43,6 @@ from langchain_qwen_vl.emulator._tools import (
     PromptValues,
     build_arguments,
     mentioned_tools,
-    plan_tool_calls,
-    tools_to_call,
     value_for_schema,
 )
 from langchain_qwen_vl.emulator._validation import ChatRequest, parse_request
