@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_qwen_vl.emulator import _service_rules as rules
 from langchain_qwen_vl.emulator._agent import plan_tool_calls
 from langchain_qwen_vl.emulator._grounding import grounding_answer
 from langchain_qwen_vl.emulator._images import ColourShare
@@ -145,12 +146,10 @@ def image_facts(
         >>> (f.seen_width, f.seen_height, f.tokens)
         (640, 480, 302)
     """
-    from langchain_qwen_vl import media
-
-    cap = media.effective_max_pixels(max_pixels, vl_high_resolution_images)
-    floor = media.MIN_PIXELS if min_pixels is None else min_pixels
-    seen_h, seen_w = media.resized_dimensions(height, width, max_pixels=cap, min_pixels=floor)
-    tokens = media.image_tokens_for_size(height, width, max_pixels=cap, min_pixels=floor)
+    cap = rules.image_cap(max_pixels, vl_high_resolution_images)
+    floor = rules.MIN_PIXELS if min_pixels is None else min_pixels
+    seen_h, seen_w = rules.smart_resize(height, width, cap, floor)
+    tokens = rules.image_tokens(height, width, cap, floor)
     return ImageFacts(width, height, seen_w, seen_h, tokens, colours, fetched, url, data)
 
 
@@ -166,11 +165,7 @@ def video_facts(
         >>> (v.seen_width, v.seen_height, v.tokens)
         (640, 480, 602)
     """
-    from langchain_qwen_vl import media
-
-    seen_h, seen_w = media.resized_dimensions(
-        height, width, max_pixels=VIDEO_FRAME_MAX_PIXELS, min_pixels=media.MIN_PIXELS
-    )
+    seen_h, seen_w = rules.smart_resize(height, width, VIDEO_FRAME_MAX_PIXELS, rules.MIN_PIXELS)
     tokens = math.ceil(frames / 2) * (seen_h // 32) * (seen_w // 32) + 2
     return VideoFacts(frames, width, height, seen_w, seen_h, tokens, nominal, url)
 

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from PIL import Image
 
+from langchain_qwen_vl.emulator import _service_rules as rules
 from langchain_qwen_vl.emulator._errors import (
     ServiceError,
     download_failed,
@@ -92,9 +93,7 @@ def is_loopback_host(host: str | None) -> bool:
 
 
 def _max_image_bytes() -> int:
-    from langchain_qwen_vl import media
-
-    return media.MAX_IMAGE_BYTES
+    return rules.MAX_DATA_URI_CHARS
 
 
 def _too_large(size: int) -> ServiceError:
@@ -107,12 +106,10 @@ def decode_data_uri_bytes(uri: str) -> bytes:
     The limit counts the base64 text, as the service does. Malformed URIs raise the 400
     ``ServiceError`` the HTTP layer returns.
     """
-    from langchain_qwen_vl import media
-
-    if len(uri) > media.MAX_IMAGE_BYTES:
+    if len(uri) > rules.MAX_DATA_URI_CHARS:
         raise _too_large(len(uri))
     try:
-        _mime, data = media.decode_data_uri(uri)
+        data = rules.data_uri_payload(uri)
     except ValueError as exc:
         raise invalid_parameter(
             f"The data-uri is malformed and cannot be decoded: {str(exc)[:120]}"

@@ -27,6 +27,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from langchain_qwen_vl.emulator import _service_rules as rules
 from langchain_qwen_vl.emulator._answers import (
     Answer,
     ImageFacts,
@@ -190,10 +191,8 @@ async def _measure_video(video: VideoRef, state: EmulatorState) -> VideoFacts:
             "HTTP; send local files as base64 data URIs."
         )
     if url.startswith("data:"):
-        from langchain_qwen_vl import media
-
         try:
-            media.decode_data_uri(url)
+            rules.data_uri_payload(url)
         except ValueError as exc:
             raise invalid_parameter(
                 "The video data-uri is malformed and cannot be decoded"

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from langchain_qwen_vl.emulator import _service_rules as rules
 from langchain_qwen_vl.emulator._errors import ServiceError, invalid_parameter, model_not_found
 from langchain_qwen_vl.emulator._request import ChatRequest, ImageRef, Message, VideoRef
 
@@ -120,12 +121,10 @@ def _check_image_url_text(url: Any, where: str) -> str:
 
 
 def _check_image_count(images: Sequence[ImageRef]) -> None:
-    from langchain_qwen_vl import media
-
-    if len(images) > media.MAX_IMAGES_PER_REQUEST:
+    if len(images) > rules.MAX_IMAGES_PER_REQUEST:
         raise invalid_parameter(
             f"Exceeded limit on max images per request: {len(images)} > "
-            f"{media.MAX_IMAGES_PER_REQUEST}"
+            f"{rules.MAX_IMAGES_PER_REQUEST}"
         )
 
 
@@ -175,17 +174,15 @@ def parse_images_prompt(body: Mapping[str, Any]) -> ChatRequest:
 
 
 def _pixel_budget(part: Mapping[str, Any], where: str) -> tuple[int | None, int | None]:
-    from langchain_qwen_vl import media
-
     budget: dict[str, int | None] = {}
     for name in ("max_pixels", "min_pixels"):
         value = part.get(name)
         if value is not None and not (
-            _is_int(value) and media.MIN_PIXELS <= value <= media.HIGH_RESOLUTION_MAX_PIXELS
+            _is_int(value) and rules.MIN_PIXELS <= value <= rules.HIGH_RESOLUTION_MAX_PIXELS
         ):
             raise invalid_parameter(
-                f"{where}.{name} should be an integer in [{media.MIN_PIXELS}, "
-                f"{media.HIGH_RESOLUTION_MAX_PIXELS}], got {value!r}",
+                f"{where}.{name} should be an integer in [{rules.MIN_PIXELS}, "
+                f"{rules.HIGH_RESOLUTION_MAX_PIXELS}], got {value!r}",
                 param=name,
             )
         budget[name] = value
