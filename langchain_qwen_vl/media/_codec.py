@@ -162,15 +162,20 @@ def inspect(source: bytes | BinaryIO, subject: str) -> ImageInfo:
             f"{subject} is not a recognised image — pass a {SUPPORTED_LIST} image "
             "(path, http(s) URL, data: URI, bytes or a PIL image)."
         ) from None
-    except PILImage.DecompressionBombError as exc:
-        raise QwenVLImageError(
+    except (PILImage.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+        raise _pillow_error(exc, subject, "read as an image") from exc
+
+
+def _pillow_error(exc: Exception, subject: str, verb: str) -> QwenVLImageError:
+    from PIL import Image as PILImage
+
+    if isinstance(exc, PILImage.DecompressionBombError):
+        return QwenVLImageError(
             f"{subject} is too large to decode safely ({exc}) — downscale it before sending."
-        ) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise QwenVLImageError(
-            f"{subject} cannot be read as an image ({exc}) — check the file is not truncated "
-            "or corrupt."
-        ) from exc
+        )
+    return QwenVLImageError(
+        f"{subject} cannot be {verb} ({exc}) — check the file is not truncated or corrupt."
+    )
 
 
 def needs_transcode(info: ImageInfo) -> bool:
@@ -386,14 +391,10 @@ def reencode(
             work = _apply_orientation(work, info.orientation)
             encoded, mime = encode(work, icc_profile=icc or None)
             return encoded, mime, work.size
-    except PILImage.DecompressionBombError as exc:
-        raise QwenVLImageError(
-            f"{subject} is too large to decode safely ({exc}) — downscale it before sending."
-        ) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise QwenVLImageError(
-            f"{subject} cannot be decoded ({exc}) — check the file is not truncated or corrupt."
-        ) from exc
+    except QwenVLImageError:
+        raise
+    except (PILImage.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+        raise _pillow_error(exc, subject, "decoded") from exc
 
 
 def pil_info(im: Image.Image) -> tuple[int, tuple[int, int]]:

@@ -79,7 +79,7 @@ def _check_uri_size(length: int, subject: str) -> None:
         )
 
 
-def _file_error(located: _src.Located, problem: FileProblem, where: str) -> QwenVLImageError:
+def _file_error(located: _src.Located, problem: FileProblem) -> QwenVLImageError:
     return QwenVLImageError(
         f"{located.subject} cannot be read ({problem.reason}) — check that it is a readable file."
     )
@@ -105,21 +105,31 @@ def _prepare_encoded(data: bytes, located: _src.Located, budget: ImageBudget) ->
         check_size(*info.size, subject)
         target = downscale_target(*info.size, budget.cap, budget.floor)
     as_is_length = _src.data_uri_length(info.mime, len(data))
-    if target is None and not _codec.needs_transcode(info) and as_is_length <= MAX_IMAGE_BYTES:
-        # Within the cap: the bytes go as they are. A data URI's text is reused when it is
-        # canonical and names the right type (the server may trust a wrong mime type).
-        reusable = located.canonical_uri if located.declared_mime == info.mime else None
-        url = reusable or _src.data_uri(info.mime, data)
-        width, height = info.size if info.size is not None else (None, None)
-        return PreparedImage(url, info.mime, width, height, info.size, False, False)
+    sendable_as_is = not _codec.needs_transcode(info) and as_is_length <= MAX_IMAGE_BYTES
+    if target is None and sendable_as_is:
+        return _as_is(data, located, info)
     if info.size is None:  # undecodable HEIF over 10 MB: nothing we can do
         _check_uri_size(as_is_length, subject)
     # Downscale, transcode (over 4K and not JPEG/PNG), or too big as it is (an uncompressed
     # BMP, a quality-100 JPEG): re-encode, and refuse only if that is still over 10 MB.
     encoded, mime, (width, height) = _codec.reencode(data, info, target, subject)
+    if sendable_as_is and len(encoded) >= len(data):
+        # A flat PNG screenshot can be smaller at full size than downscaled (the resize adds
+        # in-between shades): the original then costs fewer bytes, the same tokens, and the
+        # service's own resize of it is exactly its usual view.
+        return _as_is(data, located, info)
     url = _src.data_uri(mime, encoded)
     _check_uri_size(len(url), subject)
     return PreparedImage(url, mime, width, height, info.size, target is not None, False)
+
+
+def _as_is(data: bytes, located: _src.Located, info: _codec.ImageInfo) -> PreparedImage:
+    """The bytes as they are. A data URI's text is reused when it is canonical and names the
+    right type (the service may trust a wrong mime type)."""
+    reusable = located.canonical_uri if located.declared_mime == info.mime else None
+    url = reusable or _src.data_uri(info.mime, data)
+    width, height = info.size if info.size is not None else (None, None)
+    return PreparedImage(url, info.mime, width, height, info.size, False, False)
 
 
 def _prepare_pil(image: Image.Image, budget: ImageBudget, subject: str) -> PreparedImage:
@@ -164,7 +174,7 @@ def measure_located(
         except FileProblem as problem:
             if problem.refused:
                 raise _src.refusal(where, "image", located.path, policy) from None
-            raise _file_error(located, problem, where) from None
+            raise _file_error(located, problem) from None
         with handle:  # Pillow reads only what the header needs
             size = _codec.inspect(handle, located.subject).size
     else:

@@ -352,10 +352,10 @@ def test_video_frames_take_every_image_form_and_are_counted_by_the_video_formula
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "f.png"
-    Image.new("RGB", (1280, 720), "red").save(path)
+    noise(1280, 720).save(path)  # photo-like: the downscaled frame is smaller than the file
     frames: list[Any] = [
         image_block(path),
-        image_block(Image.new("RGB", (1280, 720), "green")),
+        image_block(noise(1280, 720, seed=1)),
         str(path),
         {"type": "image_url", "image_url": {"url": uri(path.read_bytes(), "image/png")}},
     ]
@@ -457,3 +457,14 @@ def test_scan_pages_reach_the_wire_without_a_second_decode(
     (body,) = bodies
     url = body["messages"][0]["content"][-1]["image_url"]["url"]
     assert url.startswith("data:image/")
+
+
+def test_never_more_bytes_than_the_original(tmp_path: Path) -> None:
+    # A flat PNG screenshot is smaller at full size than downscaled (the resize adds shades):
+    # the original goes, with the same tokens, and the service's view is its own resize.
+    path = tmp_path / "screen.png"
+    screenshot().save(path, "PNG", optimize=True)
+    prepared = media.prepare_image(path)
+    assert len(decode_data_uri(prepared.url)[1]) == path.stat().st_size
+    assert not prepared.resized
+    assert (prepared.width, prepared.height) == (2560, 1600)
