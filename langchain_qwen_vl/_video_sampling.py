@@ -180,7 +180,7 @@ def _open(source: object, where: str) -> Iterator[tuple[Any, Any]]:
     target = _file_argument(source, where)
     try:
         container = av.open(target, mode="r")
-    except (av.FFmpegError, OSError, ValueError) as exc:
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise QwenVLVideoError(
             f"{where}: {_describe(source)} is not a readable video ({exc.__class__.__name__}) "
             "— pass an MP4, MOV, MKV, AVI or WEBM file, or convert it with ffmpeg."
