@@ -128,7 +128,7 @@ def test_prepare_passes_urls_and_keeps_frame_lists() -> None:
         "video": frames,
         "fps": 1.0,
     }
-    with pytest.raises(QwenVLVideoError, match="messages\\[0\\].content\\[1\\].*got 3"):
+    with pytest.raises(QwenVLVideoError, match=r"messages\[0\]\.content\[1\].*got 3"):
         prepare_video_block({"video": frames[:3]}, where="messages[0].content[1]")
     with pytest.raises(QwenVLVideoError, match="fps=0 is out of range"):
         prepare_video_block({"video": frames, "fps": 0})
@@ -146,7 +146,7 @@ def test_plan_is_header_only_and_matches_sampling(clip_path: Path) -> None:
     assert (plan.frames, plan.fps, plan.width, plan.height) == (18, 2.0, 320, 224)
     # 64x48 frames go up to the 65,536 floor: 7x10 patches, 9 pairs.
     assert plan.tokens == 9 * 7 * 10 + 2
-    assert "9.0 s of 64x48 video -> 18 frames at 2 fps, 320x224 each, 632 input tokens" == str(plan)
+    assert str(plan) == "9.0 s of 64x48 video -> 18 frames at 2 fps, 320x224 each, 632 input tokens"
     part = prepare_video_block(video_block(clip_path, fps=2))
     assert len(part["video"]) == plan.frames
     assert part["fps"] == plan.fps

@@ -142,7 +142,7 @@ def test_video_shorter_than_two_seconds() -> None:
 
 
 def test_unreadable_sources(tmp_path: Path) -> None:
-    with pytest.raises(QwenVLVideoError, match="is not a readable video.*MP4"):
+    with pytest.raises(QwenVLVideoError, match=r"is not a readable video.*MP4"):
         sample_video(b"this is not a video at all" * 10)
     with pytest.raises(QwenVLVideoError, match="video bytes are empty"):
         sample_video(b"")
