@@ -109,3 +109,16 @@ def test_undecodable_data_uri_video_is_a_400(emulator: EmulatorHandle) -> None:
     response = httpx.post(f"{emulator.base_url}/chat/completions", json=body, headers=headers)
     assert response.status_code == 400
     assert "cannot be decoded" in response.json()["error"]["message"]
+
+
+def test_more_than_64_videos_is_a_400(emulator: EmulatorHandle) -> None:
+    frames = {"type": "video", "video": ["https://example.com/f.jpg"] * 4, "fps": 2}
+    body = {"model": "qwen3-vl-flash", "messages": [{"role": "user", "content": [frames] * 65}]}
+    headers = {"Authorization": "Bearer sk-emulator"}
+    response = httpx.post(f"{emulator.base_url}/chat/completions", json=body, headers=headers)
+    assert response.status_code == 400
+    assert "at most 64" in response.json()["error"]["message"]
+    body["messages"][0]["content"] = [frames] * 64  # type: ignore[index]
+    assert httpx.post(
+        f"{emulator.base_url}/chat/completions", json=body, headers=headers
+    ).is_success
