@@ -11,8 +11,9 @@ What it measures:
 2. Samples each at 1 fps with ``sample_video`` in a fresh subprocess and reports wall time,
    peak RSS of that process (VmHWM), frames, effective fps, frame size, JPEG bytes, the bytes of the
    frame list as base64 data URIs, and the tokens by the service's formula.
-3. The header-only dry run (``plan_video``) on the long clip: wall time and its token figure.
-4. The baseline: peak RSS of a subprocess that only imports PyAV and the package.
+3. Sparse sampling (0.1 fps) of the long clip, seeking ahead vs decoding every frame.
+4. The header-only dry run (``plan_video``) on the long clip: wall time and its token figure.
+5. The baseline: peak RSS of a subprocess that only imports PyAV and the package.
 
 Target: the long clip's peak RSS while sampling within 1.2x the 1-minute clip's (memory flat
 in the video's length). The frames themselves (JPEG, then base64 for the request) grow with
@@ -86,6 +87,13 @@ if mode == "sample":
     out.update(frames=len(video.frames), fps=video.fps, size=f"{video.width}x{video.height}",
                jpeg_bytes=video.jpeg_bytes, uri_bytes=sum(len(u) for u in uris),
                tokens=video.tokens, peak_with_uris_mb=peak_mb())
+elif mode.startswith("sparse"):
+    if mode == "sparse-noseek":
+        import langchain_qwen_vl._video_sampling as sampling
+        sampling.SEEK_AHEAD_S = float("inf")
+    video = sample_video(path, fps=0.1)
+    out.update(seconds=time.perf_counter() - began, frames=len(video.frames))
+    out["peak_rss_mb"] = peak_mb()
 else:
     if mode == "plan":
         plan = plan_video(path, fps=1.0)
@@ -133,6 +141,12 @@ def main() -> int:
                 f"{r['peak_with_uris_mb']:.0f} MB",
                 flush=True,
             )
+        sparse = {mode: child(mode, long) for mode in ("sparse", "sparse-noseek")}
+        fast, slow = (float(sparse[m]["seconds"]) for m in ("sparse", "sparse-noseek"))  # type: ignore[arg-type]
+        print(
+            f"sample {args.minutes} min at 0.1 fps ({sparse['sparse']['frames']} frames): "
+            f"{fast:.1f} s seeking ahead vs {slow:.1f} s decoding through ({slow / fast:.1f}x)"
+        )
         plan = child("plan", long)
         took = f"{plan['seconds']:.3f} s"
         print(f"dry run {args.minutes} min (headers only): {took} -> {plan['plan']}")

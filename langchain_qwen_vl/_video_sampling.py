@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +49,8 @@ VideoFileSource: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | IO[by
 INSTALL_HINT = 'pip install "langchain-qwen-vl[video]"'
 #: JPEG quality of sampled frames (the same as downscaled images).
 JPEG_QUALITY = 85
+#: Seek instead of decoding through when the next frame to keep is further ahead than this.
+SEEK_AHEAD_S = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,26 +346,50 @@ def _decode_targets(
     width: int,
     height: int,
 ) -> list[SampledFrame]:
-    """Decode from the clip start and keep, for each target time, the frame nearest to it."""
+    """Decode the clip and keep, for each target time, the frame nearest to it.
+
+    Decoding runs front to back; when the next target is more than :data:`SEEK_AHEAD_S`
+    ahead, it seeks there instead (to the keyframe before it). If a seek lands at or before
+    where decoding already was (keyframes sparser than the gap), seeking only repeats work, so
+    the rest is decoded straight through.
+    """
     offset = _stream_start(stream)
     half_frame = 0.5 / info.frame_rate if info.frame_rate else 0.0
     stream.thread_type = "AUTO"
-    if targets[0] > half_frame:
-        position = int((targets[0] + offset) / stream.time_base)
-        container.seek(position, stream=stream, backward=True, any_frame=False)
     kept: list[SampledFrame] = []
     last: SampledFrame | None = None
-    index = 0
-    for frame in container.decode(stream):
-        if frame.time is None:
-            continue
-        time = frame.time - offset
-        if time >= stop or index == len(targets):
-            break
-        # A frame stands for the targets within half a frame interval after its time.
-        while index < len(targets) and targets[index] <= time + half_frame:
-            if last is None or last.source_time != time:
-                last = SampledFrame(_encode(frame, width, height), width, height, time)
-            kept.append(last)
-            index += 1
+    index, position, can_seek = 0, -math.inf, True
+    while index < len(targets):
+        aim = targets[index] - half_frame
+        seeked = can_seek and aim - position > SEEK_AHEAD_S and aim > 0
+        if seeked:
+            try:
+                at = int((aim + offset) / stream.time_base)
+                container.seek(at, stream=stream, backward=True, any_frame=False)
+            except (_import_av().error.FFmpegError, OSError, ValueError):
+                seeked = can_seek = False  # a stream that cannot seek: read on
+        jumped = False
+        for frame in container.decode(stream):
+            if frame.time is None:
+                continue
+            time = frame.time - offset
+            if seeked:
+                seeked = False
+                can_seek = time > position
+            if time >= stop:
+                return kept
+            position = time
+            # A frame stands for the targets within half a frame interval after its time.
+            while index < len(targets) and targets[index] <= time + half_frame:
+                if last is None or last.source_time != time:
+                    last = SampledFrame(_encode(frame, width, height), width, height, time)
+                kept.append(last)
+                index += 1
+            if index == len(targets):
+                return kept
+            if can_seek and targets[index] - half_frame - time > SEEK_AHEAD_S:
+                jumped = True
+                break
+        if not jumped:
+            break  # the stream ended before the clip did
     return kept

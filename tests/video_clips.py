@@ -19,10 +19,11 @@ def make_clip(
     path: Path | None = None,
     container: str = "mp4",
     codec: str = "mpeg4",
+    gop: int = 12,
 ) -> bytes:
     """A video with one frame per entry of ``colours`` at ``fps``; written to ``path`` if given.
 
-    Keyframes every 12 frames, so seeking lands before the target as with real files.
+    Keyframes every ``gop`` frames, so seeking lands before the target as with real files.
     """
     import av
 
@@ -31,7 +32,8 @@ def make_clip(
         stream = output.add_stream(codec, rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
-        stream.codec_context.gop_size = 12
+        stream.codec_context.gop_size = gop
+        stream.options = {"sc_threshold": "1000000000"}  # no extra keyframes at colour changes
         stream.bit_rate = 4_000_000  # near lossless at these sizes: grey levels survive
         for index, colour in enumerate(colours):
             frame = av.VideoFrame.from_image(Image.new("RGB", size, colour))

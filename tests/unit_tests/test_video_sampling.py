@@ -186,3 +186,62 @@ def test_clear_error_and_clean_import_without_pyav() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "video"
     assert 'pip install "langchain-qwen-vl[video]"' in lines[1]
+
+
+@pytest.mark.parametrize("gop", [12, 600])
+def test_sparse_sampling_seeks_or_reads_through_to_the_same_frames(gop: int) -> None:
+    # 60 s at 10 fps; second s has grey level 20 + 3s. At 0.1 fps the targets are 10 s apart:
+    # with a keyframe every 1.2 s the sampler seeks; with one keyframe it reads through.
+    clip = make_clip([(20 + 3 * (i // 10),) * 3 for i in range(600)], gop=gop)
+    video = sample_video(clip, fps=0.1)
+    assert [f.source_time for f in video.frames] == pytest.approx([0, 10, 20, 30, 40, 50])
+    assert [frame_level(f.jpeg) for f in video.frames] == pytest.approx(
+        [20, 50, 80, 110, 140, 170], abs=1
+    )
+    clipped = sample_video(clip, fps=0.1, start=15.0, end=55.0)
+    assert [f.source_time for f in clipped.frames] == pytest.approx([15, 25, 35, 45])
+    assert [frame_level(f.jpeg) for f in clipped.frames] == pytest.approx(
+        [65, 95, 125, 155], abs=1
+    )
+
+
+@pytest.mark.parametrize(("gop", "expected"), [(12, 5), (600, 1)])
+def test_sparse_sampling_seeks_only_while_seeking_helps(
+    monkeypatch: pytest.MonkeyPatch, gop: int, expected: int
+) -> None:
+    # Keyframes every 1.2 s: one seek per 10 s gap. One keyframe: the first seek lands back
+    # at the start, so the sampler stops seeking and reads through.
+    import langchain_qwen_vl._video_sampling as sampling
+
+    clip = make_clip([(20 + 3 * (i // 10),) * 3 for i in range(600)], gop=gop)
+    seeks: list[int] = []
+    real_open = sampling._open
+
+    def counting_open(source: object, where: str):  # type: ignore[no-untyped-def]
+        manager = real_open(source, where)
+        container, stream = manager.__enter__()
+        real_seek = container.seek
+
+        def seek(*args: object, **kwargs: object) -> None:
+            seeks.append(1)
+            real_seek(*args, **kwargs)
+
+        class Wrapped:
+            def __getattr__(self, name: str) -> object:
+                return seek if name == "seek" else getattr(container, name)
+
+        class Manager:
+            def __enter__(self) -> tuple[object, object]:
+                return Wrapped(), stream
+
+            def __exit__(self, *exc: object) -> None:
+                manager.__exit__(*exc)
+
+        return Manager()
+
+    monkeypatch.setattr(sampling, "_open", counting_open)
+    video = sample_video(clip, fps=0.1)
+    assert len(seeks) == expected
+    assert [frame_level(f.jpeg) for f in video.frames] == pytest.approx(
+        [20, 50, 80, 110, 140, 170], abs=1
+    )
