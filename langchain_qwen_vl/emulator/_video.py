@@ -41,6 +41,8 @@ FRAME_MIN_PIXELS = 65_536
 FRAME_MAX_PIXELS = 655_360
 TOTAL_PIXELS = 134_217_728
 MIN_FRAMES, MAX_FRAMES = 4, 2000
+#: Duration of a video file the service accepts, in seconds.
+MIN_SECONDS, MAX_SECONDS = 2, 3600
 #: Duration assumed for a ``video_url`` the emulator cannot decode.
 NOMINAL_VIDEO_SECONDS = 10
 _THUMBNAIL_SIDE = 64
@@ -245,6 +247,11 @@ async def measure_video(
         found = await run_in_threadpool(_decode_file, data, video.fps)
         if found is not None:
             width, height, seconds, colours = found
+            if not MIN_SECONDS <= seconds <= MAX_SECONDS:
+                raise invalid_parameter(
+                    f"The video duration should be between {MIN_SECONDS} and {MAX_SECONDS} "
+                    f"seconds, got {seconds:.2f}"
+                )
             segments = timeline(colours, seconds / len(colours))
             return video_facts(
                 len(colours), width, height, fps=video.fps, seconds=seconds, segments=segments

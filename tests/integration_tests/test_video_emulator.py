@@ -122,3 +122,14 @@ def test_more_than_64_videos_is_a_400(emulator: EmulatorHandle) -> None:
     assert httpx.post(
         f"{emulator.base_url}/chat/completions", json=body, headers=headers
     ).is_success
+
+
+def test_data_uri_video_shorter_than_two_seconds_is_a_400(emulator: EmulatorHandle) -> None:
+    short = make_clip(segments((RED, 15)))  # 1.5 s
+    uri = "data:video/mp4;base64," + base64.b64encode(short).decode()
+    part = {"type": "video_url", "video_url": {"url": uri}}
+    body = {"model": "qwen3-vl-flash", "messages": [{"role": "user", "content": [part]}]}
+    headers = {"Authorization": "Bearer sk-emulator"}
+    response = httpx.post(f"{emulator.base_url}/chat/completions", json=body, headers=headers)
+    assert response.status_code == 400
+    assert "between 2 and 3600 seconds, got 1.50" in response.json()["error"]["message"]

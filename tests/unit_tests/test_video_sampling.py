@@ -200,9 +200,7 @@ def test_sparse_sampling_seeks_or_reads_through_to_the_same_frames(gop: int) -> 
     )
     clipped = sample_video(clip, fps=0.1, start=15.0, end=55.0)
     assert [f.source_time for f in clipped.frames] == pytest.approx([15, 25, 35, 45])
-    assert [frame_level(f.jpeg) for f in clipped.frames] == pytest.approx(
-        [65, 95, 125, 155], abs=1
-    )
+    assert [frame_level(f.jpeg) for f in clipped.frames] == pytest.approx([65, 95, 125, 155], abs=1)
 
 
 @pytest.mark.parametrize(("gop", "expected"), [(12, 5), (600, 1)])
