@@ -6,8 +6,9 @@
 What it measures:
 
 1. Generates two H.264 clips with PyAV into a temp dir: 1 minute and 10 minutes (default) of
-   1280x720 at 30 fps, low bitrate, a box moving over a background whose colour changes every
-   10 s (a 2-second cycle of precomputed frames, so generation stays fast).
+   1280x720 at 30 fps, low bitrate, a keyframe every 2 s, a box moving over a background
+   whose colour changes every 10 s (a 2-second cycle of precomputed frames, so generation
+   stays fast).
 2. Samples each at 1 fps with ``sample_video`` in a fresh subprocess and reports wall time,
    peak RSS of that process (VmHWM), frames, effective fps, frame size, JPEG bytes, the bytes of the
    frame list as base64 data URIs, and the tokens by the service's formula.
@@ -32,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDTH, HEIGHT, RATE = 1280, 720, 30
+KEYFRAME_S = 2  # a keyframe every 2 s, as in much streamed and phone video
 COLOURS = [(200, 40, 40), (40, 160, 60), (40, 70, 200), (220, 200, 40), (120, 120, 120)]
 
 
@@ -45,7 +47,7 @@ def generate(path: Path, seconds: int) -> float:
     with av.open(str(path), mode="w") as output:
         stream = output.add_stream("libx264", rate=RATE)
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "32", "g": "250"}
+        stream.options = {"preset": "ultrafast", "crf": "32", "g": str(KEYFRAME_S * RATE)}
         stream.thread_type = "AUTO"
         frames: dict[tuple[int, int], object] = {}
         for index in range(seconds * RATE):

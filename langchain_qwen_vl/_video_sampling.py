@@ -349,9 +349,9 @@ def _decode_targets(
     """Decode the clip and keep, for each target time, the frame nearest to it.
 
     Decoding runs front to back; when the next target is more than :data:`SEEK_AHEAD_S`
-    ahead, it seeks there instead (to the keyframe before it). If a seek lands at or before
-    where decoding already was (keyframes sparser than the gap), seeking only repeats work, so
-    the rest is decoded straight through.
+    ahead, it seeks there instead (to the keyframe before it). If a seek lands in the first
+    half of the gap or before it (keyframes too sparse for the gap), seeking saves little or
+    repeats work, so the rest is decoded straight through.
     """
     offset = _stream_start(stream)
     half_frame = 0.5 / info.frame_rate if info.frame_rate else 0.0
@@ -374,8 +374,9 @@ def _decode_targets(
                 continue
             time = frame.time - offset
             if seeked:
+                # Keep seeking while seeks skip at least half of what they jump over.
                 seeked = False
-                can_seek = time > position
+                can_seek = time > position and aim - time < (aim - position) / 2
             if time >= stop:
                 return kept
             position = time
