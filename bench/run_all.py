@@ -12,6 +12,7 @@ SCRIPTS = (
     "bench_image_preprocess.py",
     "bench_scans.py",
     "bench_emulator_transport.py",
+    "bench_video.py",
 )
 
 

@@ -27,14 +27,11 @@ from langchain_qwen_vl.emulator._grounding import grounding_answer
 from langchain_qwen_vl.emulator._images import ColourShare
 from langchain_qwen_vl.emulator._request import ChatRequest
 from langchain_qwen_vl.emulator._tools import ToolCall, value_for_schema
+from langchain_qwen_vl.emulator._video import VideoFacts, describe_video
 
 LABEL = "[emulator] "
 #: Tokens added per message for role markers in the text-token estimate.
 MESSAGE_OVERHEAD_TOKENS = 3
-#: Per-frame pixel cap of video input (documented: 640·32·32).
-VIDEO_FRAME_MAX_PIXELS = 640 * 32 * 32
-#: Duration assumed for a ``video_url`` the emulator cannot decode.
-NOMINAL_VIDEO_SECONDS = 10
 _ECHO_CHARS = 100
 _BYTES_PER_TOKEN = 4
 
@@ -55,20 +52,6 @@ class ImageFacts:
     fetched: bool = True
     url: str = ""
     data: bytes | None = field(default=None, repr=False, compare=False)  # the bytes received
-
-
-@dataclass(frozen=True, slots=True)
-class VideoFacts:
-    """One received video: frame count and size (nominal when not decodable) and its tokens."""
-
-    frames: int
-    width: int
-    height: int
-    seen_width: int
-    seen_height: int
-    tokens: int
-    nominal: bool = False
-    url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,28 +136,6 @@ def image_facts(
     return ImageFacts(width, height, seen_w, seen_h, tokens, colours, fetched, url, data)
 
 
-def video_facts(
-    frames: int, width: int, height: int, *, nominal: bool = False, url: str = ""
-) -> VideoFacts:
-    """Facts of one video by the spec's estimate ``ceil(frames/2)·(h̄/32)·(w̄/32) + 2``.
-
-    Each frame is resized with the per-frame cap of 640·32·32 pixels first.
-
-    Example:
-        >>> v = video_facts(4, 640, 480)
-        >>> (v.seen_width, v.seen_height, v.tokens)
-        (640, 480, 602)
-    """
-    seen_h, seen_w = rules.smart_resize(height, width, VIDEO_FRAME_MAX_PIXELS, rules.MIN_PIXELS)
-    tokens = math.ceil(frames / 2) * (seen_h // 32) * (seen_w // 32) + 2
-    return VideoFacts(frames, width, height, seen_w, seen_h, tokens, nominal, url)
-
-
-def nominal_video_frames(fps: float) -> int:
-    """Frames assumed for an undecodable video file: :data:`NOMINAL_VIDEO_SECONDS` at ``fps``."""
-    return max(4, round(NOMINAL_VIDEO_SECONDS * fps))
-
-
 # --- wording ------------------------------------------------------------------------------
 
 
@@ -202,15 +163,6 @@ def _describe_image(number: int, image: ImageFacts) -> str:
     return text + "."
 
 
-def _describe_video(number: int, video: VideoFacts) -> str:
-    where = f"not decoded ({echo(video.url)}), nominal " if video.nominal else ""
-    return (
-        f"Video {number}: {where}{_plural(video.frames, 'frame')} of {video.width}×{video.height}"
-        f" px (model sees {video.seen_width}×{video.seen_height} per frame, "
-        f"{video.tokens} tokens)."
-    )
-
-
 def describe_media(images: Sequence[ImageFacts], videos: Sequence[VideoFacts] = ()) -> str:
     """The part of an answer that reports what was received.
 
@@ -227,7 +179,9 @@ def describe_media(images: Sequence[ImageFacts], videos: Sequence[VideoFacts] = 
         sentences.extend(_describe_image(i, image) for i, image in enumerate(images, 1))
     if videos:
         sentences.append(f"{_plural(len(videos), 'video')} received.")
-        sentences.extend(_describe_video(i, video) for i, video in enumerate(videos, 1))
+        sentences.extend(
+            describe_video(i, video, echo(video.url)) for i, video in enumerate(videos, 1)
+        )
     return " ".join(sentences)
 
 

@@ -34,7 +34,6 @@ from typing import Any, TypeAlias
 from langchain_qwen_vl.emulator._answers import (
     Answer,
     ImageFacts,
-    VideoFacts,
     apply_stop,
     count_text_tokens,
     prompt_text_tokens,
@@ -44,6 +43,7 @@ from langchain_qwen_vl.emulator._answers import (
 from langchain_qwen_vl.emulator._errors import ServiceError
 from langchain_qwen_vl.emulator._request import ChatRequest, Message
 from langchain_qwen_vl.emulator._tools import ToolCall
+from langchain_qwen_vl.emulator._video import VideoFacts
 
 Reply: TypeAlias = "str | Mapping[str, Any] | None"
 ReplyFunction: TypeAlias = "Callable[[ScriptedRequest], Reply]"

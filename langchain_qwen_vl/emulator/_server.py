@@ -27,15 +27,11 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from langchain_qwen_vl.emulator import _service_rules as rules
 from langchain_qwen_vl.emulator._answers import (
     Answer,
     ImageFacts,
-    VideoFacts,
     build_answer,
     image_facts,
-    nominal_video_frames,
-    video_facts,
 )
 from langchain_qwen_vl.emulator._errors import (
     ServiceError,
@@ -63,6 +59,7 @@ from langchain_qwen_vl.emulator._responses import (
 )
 from langchain_qwen_vl.emulator._script import Script, scripted_answer, scripted_request
 from langchain_qwen_vl.emulator._validation import parse_request
+from langchain_qwen_vl.emulator._video import VideoFacts, measure_video
 
 _RAW_SEND_KEY = "langchain_qwen_vl.emulator.raw_send"
 
@@ -168,37 +165,8 @@ async def _measure_image(ref: ImageRef, chat: ChatRequest, state: EmulatorState)
     )
 
 
-async def _frame_size(url: str, state: EmulatorState) -> tuple[int, int] | None:
-    fetched = await fetch_media_bytes(url, url_map=state.url_map)
-    if fetched.data is None:
-        return None
-    decoded = await run_in_threadpool(decode_image, fetched.data, with_colours=False)
-    return decoded.width, decoded.height
-
-
 async def _measure_video(video: VideoRef, state: EmulatorState) -> VideoFacts:
-    width, height = state.remote_image_size
-    if video.frames is not None:
-        sizes = await _gather_in_order([_frame_size(url, state) for url in video.frames])
-        known = [size for size in sizes if size is not None]
-        if known:
-            width, height = known[0]
-        return video_facts(len(video.frames), width, height, nominal=not known)
-    url = video.url or ""
-    if url.startswith("file:"):
-        raise invalid_parameter(
-            "The provided URL does not appear to be valid: file:// URLs are not accepted over "
-            "HTTP; send local files as base64 data URIs."
-        )
-    if url.startswith("data:"):
-        try:
-            rules.data_uri_payload(url)
-        except ValueError as exc:
-            raise invalid_parameter(
-                "The video data-uri is malformed and cannot be decoded"
-            ) from exc
-    # Video files are never decoded: the emulator assumes a nominal length and frame size.
-    return video_facts(nominal_video_frames(video.fps), width, height, nominal=True, url=url)
+    return await measure_video(video, url_map=state.url_map, remote_size=state.remote_image_size)
 
 
 async def _gather_in_order(jobs: Sequence[Any]) -> list[Any]:

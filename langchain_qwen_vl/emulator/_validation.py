@@ -41,6 +41,7 @@ _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _VIDEO_FRAMES = (4, 2000)
 _VIDEO_FPS = (0.1, 10.0)
 DEFAULT_VIDEO_FPS = 2.0
+MAX_VIDEOS_PER_REQUEST = 64
 
 
 # --- shared parameter checks ---------------------------------------------------------------
@@ -439,6 +440,10 @@ def parse_chat_completions(body: Mapping[str, Any]) -> ChatRequest:
     model = check_model(body)
     messages, images, videos = _messages(body.get("messages"))
     _check_image_count(images)
+    if len(videos) > MAX_VIDEOS_PER_REQUEST:
+        raise invalid_parameter(
+            f"Too many videos in the request: {len(videos)}, at most {MAX_VIDEOS_PER_REQUEST}"
+        )
     _check_sampling(body)
     n = body.get("n")
     if n is not None and n != 1:

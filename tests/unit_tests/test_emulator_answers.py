@@ -27,7 +27,6 @@ from langchain_qwen_vl.emulator._answers import (
     prompt_text_tokens,
     split_pieces,
     truncate_to_tokens,
-    video_facts,
 )
 from langchain_qwen_vl.emulator._errors import ServiceError
 from langchain_qwen_vl.emulator._faults import plan_faults, split_faults
@@ -46,6 +45,7 @@ from langchain_qwen_vl.emulator._tools import (
     value_for_schema,
 )
 from langchain_qwen_vl.emulator._validation import ChatRequest, parse_request
+from langchain_qwen_vl.emulator._video import video_facts
 
 MODEL = "qwen3-vl-flash"
 

@@ -1,0 +1,373 @@
+"""Video input: blocks that reference a video, turning them into wire parts, and their cost.
+
+- :func:`video_block` builds a small LangChain ``video`` block that *references* a path, bytes
+  or a URL and carries the sampling choices (``fps``, ``start``, ``end``, ``max_frames``).
+- :func:`prepare_video_block` turns any video block into the part the service takes: a local
+  file is sampled into a JPEG frame list sent with its effective ``fps``; an http(s) URL is
+  passed through as ``video_url``; a frame list is checked and kept.
+- :func:`plan_video` / :func:`estimate_video_tokens` give the frame count, frame size and
+  input tokens before anything is sent; for a file only its headers are read.
+
+The limits and the token formula live in ``_video_rules``; sampling in ``_video_sampling``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_qwen_vl import _video_rules as rules
+from langchain_qwen_vl._video_rules import QwenVLVideoError
+from langchain_qwen_vl._video_sampling import (
+    SampledVideo,
+    VideoFileSource,
+    VideoInfo,
+    plan_clip,
+    probe_video,
+    sample_video,
+)
+
+__all__ = [
+    "QwenVLVideoError",
+    "SampledVideo",
+    "VideoInfo",
+    "VideoPlan",
+    "estimate_video_tokens",
+    "plan_video",
+    "prepare_video_block",
+    "probe_video",
+    "sample_video",
+    "video_block",
+]
+
+_MIME_BY_EXTENSION = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".avi": "video/x-msvideo",
+    ".mkv": "video/x-matroska",
+    ".webm": "video/webm",
+    ".flv": "video/x-flv",
+    ".wmv": "video/x-ms-wmv",
+}
+_SAMPLING_KEYS = ("start", "end", "max_frames")
+
+
+@dataclass(frozen=True, slots=True)
+class VideoPlan:
+    """What sampling a clip would send, computed from the headers alone (a dry run).
+
+    ``fps`` is the effective rate sent with the frames; ``width``/``height`` the size of each
+    frame the service sees; ``tokens`` the input tokens by the service's formula.
+    """
+
+    source: VideoInfo
+    start: float
+    end: float
+    frames: int
+    fps: float
+    width: int
+    height: int
+    tokens: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.end - self.start:.1f} s of {self.source.width}x{self.source.height} video "
+            f"-> {self.frames} frames at {self.fps:.3g} fps, {self.width}x{self.height} each, "
+            f"{self.tokens:,} input tokens"
+        )
+
+
+# --- the block ----------------------------------------------------------------------------
+
+
+def _is_url(text: str) -> bool:
+    return text.lower().startswith(("http://", "https://", "oss://"))
+
+
+def _sniff_mime(head: bytes) -> str:
+    if head[4:8] == b"ftyp":
+        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video/x-msvideo"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
+    return "video/mp4"
+
+
+def _options(
+    fps: object, start: object, end: object, max_frames: object, where: str
+) -> dict[str, Any]:
+    options: dict[str, Any] = {"fps": rules.check_fps(fps, where=where)}
+    begin, stop = rules.check_clip(None, start, end, where=where)
+    if start is not None:
+        options["start"] = begin
+    if stop is not None:
+        options["end"] = stop
+    checked = rules.check_max_frames(max_frames, where=where)
+    if checked is not None:
+        options["max_frames"] = checked
+    return options
+
+
+def video_block(
+    source: str | os.PathLike[str] | bytes | bytearray,
+    fps: float = rules.DEFAULT_FPS,
+    start: float | None = None,
+    end: float | None = None,
+    max_frames: int | None = None,
+) -> dict[str, Any]:
+    """A LangChain ``video`` content block referencing ``source``, with sampling choices.
+
+    - a path (``str``, ``Path``, ``file://``) -> ``{"type": "video", "path": <absolute path>,
+      "mime_type": ..., "fps": ...}``; the file is sampled when the message is sent;
+    - bytes or a ``data:video/...`` URI -> ``{"type": "video", "base64": ..., "mime_type": ...,
+      "fps": ...}``;
+    - an http(s) or ``oss://`` URL -> ``{"type": "video", "url": ..., "fps": ...}``; the service
+      samples it, so ``start``/``end``/``max_frames`` are refused for URLs.
+
+    ``start``, ``end`` (seconds) and ``max_frames`` appear only when given. No frame is decoded
+    here; the file must exist.
+
+    Example:
+        >>> video_block("https://example.com/clip.mp4", fps=1)
+        {'type': 'video', 'url': 'https://example.com/clip.mp4', 'fps': 1.0}
+    """
+    where = "video_block"
+    options = _options(fps, start, end, max_frames, where)
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise QwenVLVideoError(f"{where}: video bytes are empty — pass a non-empty video.")
+        data = base64.b64encode(bytes(source)).decode("ascii")
+        return {
+            "type": "video",
+            "base64": data,
+            "mime_type": _sniff_mime(bytes(source[:64])),
+            **options,
+        }
+    if not isinstance(source, (str, os.PathLike)):
+        raise QwenVLVideoError(
+            f"{where}: cannot reference a {type(source).__name__} — pass a path, bytes or a URL."
+        )
+    text = os.fsdecode(os.fspath(source)).strip()
+    if _is_url(text):
+        given = [key for key in _SAMPLING_KEYS if key in options]
+        if given:
+            raise QwenVLVideoError(
+                f"{where}: {', '.join(given)} cannot apply to a URL — the service samples URL "
+                "videos whole at `fps`; download the file and pass its path to sample a clip."
+            )
+        return {"type": "video", "url": text, **options}
+    if text.lower().startswith("data:"):
+        mime, _, payload = text[5:].partition(";base64,")
+        if not mime.lower().startswith("video/") or not payload:
+            raise QwenVLVideoError(
+                f"{where}: malformed video data URI {text[:40]!r}… — expected "
+                "'data:video/<type>;base64,<data>'."
+            )
+        return {"type": "video", "base64": payload, "mime_type": mime, **options}
+    path = text[len("file://") :] if text.startswith("file://") else text
+    if not os.path.isfile(path):
+        raise QwenVLVideoError(f"{where}: video file {path!r} does not exist — check the path.")
+    known = _MIME_BY_EXTENSION.get(os.path.splitext(path)[1].lower())
+    if known is None:
+        with open(path, "rb") as handle:
+            known = _sniff_mime(handle.read(64))
+    return {"type": "video", "path": os.path.abspath(path), "mime_type": known, **options}
+
+
+# --- reading a block ------------------------------------------------------------------------
+
+
+def _block_file(block: Mapping[str, Any], where: str) -> VideoFileSource | str | None:
+    """The local file (path or bytes) a block references, an http(s) URL, or None."""
+    if block.get("path") is not None:
+        return str(block["path"])
+    if block.get("base64") is not None:
+        try:
+            return base64.b64decode(str(block["base64"]), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise QwenVLVideoError(
+                f"{where}.base64: not valid base64 — pass the video bytes base64-encoded."
+            ) from exc
+    url = block.get("url")
+    if url is None and isinstance(block.get("video_url"), Mapping):
+        url = block["video_url"].get("url")
+    if isinstance(url, str) and url.lower().startswith("data:"):
+        payload = url.partition(";base64,")[2]
+        try:
+            return base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise QwenVLVideoError(f"{where}.url: malformed video data URI.") from exc
+    return url if isinstance(url, str) else None
+
+
+def _block_options(block: Mapping[str, Any], where: str) -> dict[str, Any]:
+    return _options(
+        block.get("fps", rules.DEFAULT_FPS),
+        block.get("start"),
+        block.get("end"),
+        block.get("max_frames"),
+        where,
+    )
+
+
+def prepare_video_block(
+    block: Mapping[str, Any], *, max_pixels: int | None = None, where: str = "video"
+) -> dict[str, Any]:
+    """The wire part for a video block (OpenAI-compatible chat completions).
+
+    - a frame list (``"video": [...]``) -> itself with ``fps`` (default 2.0), after checking
+      4 to 2,000 frames and the fps range;
+    - an http(s)/``oss://`` URL -> ``{"type": "video_url", "video_url": {"url"}, "fps"}``;
+    - a path, bytes (``base64``) or a data URI -> sampled with :func:`sample_video` into
+      ``{"type": "video", "video": [JPEG data URIs], "fps": <effective fps>}``.
+    """
+    if isinstance(block.get("video"), (list, tuple)):
+        frames = list(block["video"])
+        rules.check_frame_count(len(frames), where=where)
+        fps = rules.check_fps(block.get("fps", rules.DEFAULT_FPS), where=where)
+        return {"type": "video", "video": frames, "fps": fps}
+    options = _block_options(block, where)
+    source = _block_file(block, where)
+    if source is None:
+        raise QwenVLVideoError(
+            f"{where}: video block has no source — give 'path', 'base64' with 'mime_type', "
+            "'url', or 'video' as a list of frames."
+        )
+    if isinstance(source, str) and _is_url(source):
+        return {"type": "video_url", "video_url": {"url": source}, "fps": options["fps"]}
+    sampled = sample_video(source, max_pixels=max_pixels, where=where, **options)
+    return sampled.to_block()
+
+
+# --- cost -------------------------------------------------------------------------------------
+
+
+def plan_video(
+    source: VideoFileSource,
+    *,
+    fps: float = rules.DEFAULT_FPS,
+    start: float | None = None,
+    end: float | None = None,
+    max_frames: int | None = None,
+    max_pixels: int | None = None,
+    where: str = "video",
+) -> VideoPlan:
+    """What :func:`sample_video` would send for this clip, from the file's headers only.
+
+    A dry run: nothing is decoded, so an hour of video is planned in milliseconds.
+    """
+    fps = rules.check_fps(fps, where=where)
+    max_frames = rules.check_max_frames(max_frames, where=where)
+    max_pixels = rules.check_max_pixels(max_pixels, where=where)
+    rules.check_clip(None, start, end, where=where)
+    info = probe_video(source, where=where)
+    begin, stop, count, rate = plan_clip(
+        info, fps=fps, start=start, end=end, max_frames=max_frames, where=where
+    )
+    height, width = rules.frame_grid(info.height, info.width, count, max_pixels=max_pixels)
+    tokens = rules.video_tokens(count, info.height, info.width, max_pixels=max_pixels)
+    return VideoPlan(info, begin, stop, count, rate, width, height, tokens)
+
+
+def _frame_size(frame: Any, where: str) -> tuple[int, int]:
+    """(width, height) of one frame given in an image form, from its header."""
+    if hasattr(frame, "size") and not isinstance(frame, (str, bytes, bytearray, os.PathLike)):
+        width, height = frame.size
+        return int(width), int(height)
+    data: bytes | None = None
+    if isinstance(frame, (bytes, bytearray)):
+        data = bytes(frame)
+    elif isinstance(frame, Mapping):
+        inner = frame.get("image_url", frame)
+        url = inner.get("url") if isinstance(inner, Mapping) else inner
+        return _frame_size(url, where)
+    elif isinstance(frame, str) and frame.startswith("data:"):
+        try:
+            data = base64.b64decode(frame.partition(",")[2], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise QwenVLVideoError(f"{where}: malformed frame data URI.") from exc
+    elif isinstance(frame, (str, os.PathLike)) and not _is_url(os.fsdecode(frame)):
+        with open(os.fsdecode(frame), "rb") as handle:
+            data = handle.read()
+    if data is None:
+        raise QwenVLVideoError(
+            f"{where}: the size of frame {str(frame)[:60]!r} is not known offline — pass "
+            "(frames, height, width) to estimate_video_tokens instead."
+        )
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            return int(width), int(height)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise QwenVLVideoError(f"{where}: a frame is not a readable image.") from exc
+
+
+def estimate_video_tokens(
+    video: VideoFileSource | Mapping[str, Any] | tuple[int, int, int] | Sequence[Any],
+    *,
+    fps: float = rules.DEFAULT_FPS,
+    start: float | None = None,
+    end: float | None = None,
+    max_frames: int | None = None,
+    max_pixels: int | None = None,
+) -> int:
+    """Input tokens of a video by the service's formula.
+
+    ``ceil(frames / 2) · (h̄ / 32) · (w̄ / 32) + 2``, each frame resized under a cap of
+    ``max(min(655,360, 134,217,728 / frames · 2), 68,812.8)`` pixels (floor 65,536).
+
+    ``video`` is ``(frames, height, width)``; a video block (a frame list, or a path/base64
+    block whose ``fps``/``start``/``end``/``max_frames`` then apply); or a path/bytes, sampled
+    with the keyword arguments. Files are read header-only (see :func:`plan_video`); URLs cannot
+    be measured offline.
+
+    Example:
+        >>> estimate_video_tokens((4, 480, 640)), estimate_video_tokens((600, 720, 1280))
+        (602, 121502)
+    """
+    where = "estimate_video_tokens"
+    if isinstance(video, tuple) and len(video) == 3 and all(isinstance(v, int) for v in video):
+        frames, height, width = video
+        rules.check_frame_count(frames, where=where)
+        rules.check_max_pixels(max_pixels, where=where)
+        return rules.video_tokens(frames, height, width, max_pixels=max_pixels)
+    if isinstance(video, Mapping):
+        if isinstance(video.get("video"), (list, tuple)):
+            return estimate_video_tokens(list(video["video"]), max_pixels=max_pixels)
+        options = _block_options(video, where)
+        source = _block_file(video, where)
+        if source is None or (isinstance(source, str) and _is_url(source)):
+            raise QwenVLVideoError(
+                f"{where}: a URL video cannot be measured offline — pass (frames, height, "
+                "width), e.g. (duration · fps, height, width)."
+            )
+        return plan_video(source, max_pixels=max_pixels, where=where, **options).tokens
+    if isinstance(video, (list, tuple)):
+        rules.check_frame_count(len(video), where=where)
+        width, height = _frame_size(video[0], f"{where}.video[0]")
+        rules.check_max_pixels(max_pixels, where=where)
+        return rules.video_tokens(len(video), height, width, max_pixels=max_pixels)
+    if not isinstance(video, (str, os.PathLike, bytes, bytearray)) and not hasattr(video, "read"):
+        raise QwenVLVideoError(
+            f"{where}: cannot estimate {type(video).__name__} — pass (frames, height, width), "
+            "a video block, a list of frames, a path or bytes."
+        )
+    plan = plan_video(
+        video,  # type: ignore[arg-type]
+        fps=fps,
+        start=start,
+        end=end,
+        max_frames=max_frames,
+        max_pixels=max_pixels,
+        where=where,
+    )
+    return plan.tokens
