@@ -91,7 +91,7 @@ if mode == "sample":
                tokens=video.tokens, peak_with_uris_mb=peak_mb())
 elif mode.startswith("sparse"):
     if mode == "sparse-noseek":
-        import langchain_qwen_vl._video_sampling as sampling
+        import langchain_qwen_vl.media._video_sampling as sampling
         sampling.SEEK_AHEAD_S = float("inf")
     video = sample_video(path, fps=0.1)
     out.update(seconds=time.perf_counter() - began, frames=len(video.frames))

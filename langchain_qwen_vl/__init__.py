@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     )
     from langchain_qwen_vl.media import estimate_image_tokens, image_block
     from langchain_qwen_vl.tools import QwenVLTool
+    from langchain_qwen_vl.video import QwenVLVideoError, estimate_video_tokens, video_block
 
 __version__ = "0.1.0"
 
@@ -51,6 +52,9 @@ _MODULE_OF: dict[str, str] = {
     "QwenVLScanInputError": "langchain_qwen_vl.document_loaders",
     "estimate_image_tokens": "langchain_qwen_vl.media",
     "image_block": "langchain_qwen_vl.media",
+    "video_block": "langchain_qwen_vl.video",
+    "estimate_video_tokens": "langchain_qwen_vl.video",
+    "QwenVLVideoError": "langchain_qwen_vl.video",
 }  # every other public name (the QwenVL*Error classes) lives in langchain_qwen_vl.errors
 
 __all__ = [
@@ -76,9 +80,12 @@ __all__ = [
     "QwenVLTimeoutError",
     "QwenVLTool",
     "QwenVLUnsupportedFeatureError",
+    "QwenVLVideoError",
     "__version__",
     "estimate_image_tokens",
+    "estimate_video_tokens",
     "image_block",
+    "video_block",
 ]
 
 

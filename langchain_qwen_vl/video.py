@@ -14,16 +14,17 @@ The limits and the token formula live in ``_video_rules``; sampling in ``_video_
 from __future__ import annotations
 
 import base64
-import binascii
-import io
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_qwen_vl import _video_rules as rules
-from langchain_qwen_vl._video_rules import QwenVLVideoError
-from langchain_qwen_vl._video_sampling import (
+from langchain_qwen_vl.media import _video_rules as rules
+from langchain_qwen_vl.media._content import video_ref
+from langchain_qwen_vl.media._sources import ANY_FILE
+from langchain_qwen_vl.media._video import VIDEO_MIME_BY_EXTENSION, sniff_video
+from langchain_qwen_vl.media._video_rules import QwenVLVideoError
+from langchain_qwen_vl.media._video_sampling import (
     SampledVideo,
     VideoFileSource,
     VideoInfo,
@@ -45,16 +46,6 @@ __all__ = [
     "video_block",
 ]
 
-_MIME_BY_EXTENSION = {
-    ".mp4": "video/mp4",
-    ".m4v": "video/mp4",
-    ".mov": "video/quicktime",
-    ".avi": "video/x-msvideo",
-    ".mkv": "video/x-matroska",
-    ".webm": "video/webm",
-    ".flv": "video/x-flv",
-    ".wmv": "video/x-ms-wmv",
-}
 _SAMPLING_KEYS = ("start", "end", "max_frames")
 
 
@@ -91,13 +82,7 @@ def _is_url(text: str) -> bool:
 
 
 def _sniff_mime(head: bytes) -> str:
-    if head[4:8] == b"ftyp":
-        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "video/x-msvideo"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
-    return "video/mp4"
+    return sniff_video(head) or "video/mp4"
 
 
 def _options(
@@ -174,79 +159,33 @@ def video_block(
     path = text[len("file://") :] if text.startswith("file://") else text
     if not os.path.isfile(path):
         raise QwenVLVideoError(f"{where}: video file {path!r} does not exist — check the path.")
-    known = _MIME_BY_EXTENSION.get(os.path.splitext(path)[1].lower())
+    known = VIDEO_MIME_BY_EXTENSION.get(os.path.splitext(path)[1].lower())
     if known is None:
         with open(path, "rb") as handle:
             known = _sniff_mime(handle.read(64))
     return {"type": "video", "path": os.path.abspath(path), "mime_type": known, **options}
 
 
-# --- reading a block ------------------------------------------------------------------------
-
-
-def _block_file(block: Mapping[str, Any], where: str) -> VideoFileSource | str | None:
-    """The local file (path or bytes) a block references, an http(s) URL, or None."""
-    if block.get("path") is not None:
-        return str(block["path"])
-    if block.get("base64") is not None:
-        try:
-            return base64.b64decode(str(block["base64"]), validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise QwenVLVideoError(
-                f"{where}.base64: not valid base64 — pass the video bytes base64-encoded."
-            ) from exc
-    url = block.get("url")
-    if url is None and isinstance(block.get("video_url"), Mapping):
-        url = block["video_url"].get("url")
-    if isinstance(url, str) and url.lower().startswith("data:"):
-        payload = url.partition(";base64,")[2]
-        try:
-            return base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise QwenVLVideoError(f"{where}.url: malformed video data URI.") from exc
-    return url if isinstance(url, str) else None
-
-
-def _block_options(block: Mapping[str, Any], where: str) -> dict[str, Any]:
-    return _options(
-        block.get("fps", rules.DEFAULT_FPS),
-        block.get("start"),
-        block.get("end"),
-        block.get("max_frames"),
-        where,
-    )
+# --- into the wire, and the cost: the media pipeline's video rules -------------------------------
 
 
 def prepare_video_block(
     block: Mapping[str, Any], *, max_pixels: int | None = None, where: str = "video"
 ) -> dict[str, Any]:
-    """The wire part for a video block (OpenAI-compatible chat completions).
+    """The wire part for a video block (OpenAI-compatible chat completions), prepared exactly
+    as ``ChatQwenVL`` prepares it in a message.
 
-    - a frame list (``"video": [...]``) -> itself with ``fps`` (default 2.0), after checking
-      4 to 2,000 frames and the fps range;
+    - a frame list (``"video": [...]``, frames in any image form) -> ``{"type": "video",
+      "video": [URLs or data URIs], "fps"}``, each frame at the per-frame cap;
     - an http(s)/``oss://`` URL -> ``{"type": "video_url", "video_url": {"url"}, "fps"}``;
     - a path, bytes (``base64``) or a data URI -> sampled with :func:`sample_video` into
       ``{"type": "video", "video": [JPEG data URIs], "fps": <effective fps>}``.
     """
-    if isinstance(block.get("video"), (list, tuple)):
-        frames = list(block["video"])
-        rules.check_frame_count(len(frames), where=where)
-        fps = rules.check_fps(block.get("fps", rules.DEFAULT_FPS), where=where)
-        return {"type": "video", "video": frames, "fps": fps}
-    options = _block_options(block, where)
-    source = _block_file(block, where)
-    if source is None:
-        raise QwenVLVideoError(
-            f"{where}: video block has no source — give 'path', 'base64' with 'mime_type', "
-            "'url', or 'video' as a list of frames."
-        )
-    if isinstance(source, str) and _is_url(source):
-        return {"type": "video_url", "video_url": {"url": source}, "fps": options["fps"]}
-    sampled = sample_video(source, max_pixels=max_pixels, where=where, **options)
-    return sampled.to_block()
+    from langchain_qwen_vl._wire.chat_completions import part_to_wire
 
-
-# --- cost -------------------------------------------------------------------------------------
+    if max_pixels is not None:
+        block = {**block, "max_pixels": max_pixels}
+    return part_to_wire(video_ref(block, where).prepare(ANY_FILE))
 
 
 def plan_video(
@@ -276,41 +215,6 @@ def plan_video(
     return VideoPlan(info, begin, stop, count, rate, width, height, tokens)
 
 
-def _frame_size(frame: Any, where: str) -> tuple[int, int]:
-    """(width, height) of one frame given in an image form, from its header."""
-    if hasattr(frame, "size") and not isinstance(frame, (str, bytes, bytearray, os.PathLike)):
-        width, height = frame.size
-        return int(width), int(height)
-    data: bytes | None = None
-    if isinstance(frame, (bytes, bytearray)):
-        data = bytes(frame)
-    elif isinstance(frame, Mapping):
-        inner = frame.get("image_url", frame)
-        url = inner.get("url") if isinstance(inner, Mapping) else inner
-        return _frame_size(url, where)
-    elif isinstance(frame, str) and frame.startswith("data:"):
-        try:
-            data = base64.b64decode(frame.partition(",")[2], validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise QwenVLVideoError(f"{where}: malformed frame data URI.") from exc
-    elif isinstance(frame, (str, os.PathLike)) and not _is_url(os.fsdecode(frame)):
-        with open(os.fsdecode(frame), "rb") as handle:
-            data = handle.read()
-    if data is None:
-        raise QwenVLVideoError(
-            f"{where}: the size of frame {str(frame)[:60]!r} is not known offline — pass "
-            "(frames, height, width) to estimate_video_tokens instead."
-        )
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            return int(width), int(height)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise QwenVLVideoError(f"{where}: a frame is not a readable image.") from exc
-
-
 def estimate_video_tokens(
     video: VideoFileSource | Mapping[str, Any] | tuple[int, int, int] | Sequence[Any],
     *,
@@ -320,15 +224,15 @@ def estimate_video_tokens(
     max_frames: int | None = None,
     max_pixels: int | None = None,
 ) -> int:
-    """Input tokens of a video by the service's formula.
+    """Input tokens of a video by the service's formula (the count ``ChatQwenVL`` makes).
 
     ``ceil(frames / 2) · (h̄ / 32) · (w̄ / 32) + 2``, each frame resized under a cap of
     ``max(min(655,360, 134,217,728 / frames · 2), 68,812.8)`` pixels (floor 65,536).
 
     ``video`` is ``(frames, height, width)``; a video block (a frame list, or a path/base64
-    block whose ``fps``/``start``/``end``/``max_frames`` then apply); or a path/bytes, sampled
-    with the keyword arguments. Files are read header-only (see :func:`plan_video`); URLs cannot
-    be measured offline.
+    block whose ``fps``/``start``/``end``/``max_frames`` then apply); a list of frames in any
+    image form; or a path/bytes, sampled with the keyword arguments. Files and frames are read
+    header-only; URLs cannot be measured offline.
 
     Example:
         >>> estimate_video_tokens((4, 480, 640)), estimate_video_tokens((600, 720, 1280))
@@ -340,34 +244,29 @@ def estimate_video_tokens(
         rules.check_frame_count(frames, where=where)
         rules.check_max_pixels(max_pixels, where=where)
         return rules.video_tokens(frames, height, width, max_pixels=max_pixels)
+    block: dict[str, Any]
     if isinstance(video, Mapping):
-        if isinstance(video.get("video"), (list, tuple)):
-            return estimate_video_tokens(list(video["video"]), max_pixels=max_pixels)
-        options = _block_options(video, where)
-        source = _block_file(video, where)
-        if source is None or (isinstance(source, str) and _is_url(source)):
-            raise QwenVLVideoError(
-                f"{where}: a URL video cannot be measured offline — pass (frames, height, "
-                "width), e.g. (duration · fps, height, width)."
-            )
-        return plan_video(source, max_pixels=max_pixels, where=where, **options).tokens
-    if isinstance(video, (list, tuple)):
-        rules.check_frame_count(len(video), where=where)
-        width, height = _frame_size(video[0], f"{where}.video[0]")
-        rules.check_max_pixels(max_pixels, where=where)
-        return rules.video_tokens(len(video), height, width, max_pixels=max_pixels)
-    if not isinstance(video, (str, os.PathLike, bytes, bytearray)) and not hasattr(video, "read"):
+        block = dict(video)
+    elif isinstance(video, (list, tuple)):
+        block = {"type": "video", "video": list(video)}
+    elif isinstance(video, (str, os.PathLike, bytes, bytearray)):
+        block = video_block(video, fps=fps, start=start, end=end, max_frames=max_frames)
+    else:
         raise QwenVLVideoError(
             f"{where}: cannot estimate {type(video).__name__} — pass (frames, height, width), "
             "a video block, a list of frames, a path or bytes."
         )
-    plan = plan_video(
-        video,  # type: ignore[arg-type]
-        fps=fps,
-        start=start,
-        end=end,
-        max_frames=max_frames,
-        max_pixels=max_pixels,
-        where=where,
-    )
-    return plan.tokens
+    if max_pixels is not None:
+        block["max_pixels"] = max_pixels
+    ref = video_ref(block, where)
+    if ref.frames is None and ref.is_remote():
+        raise QwenVLVideoError(
+            f"{where}: a URL video cannot be measured offline — pass (frames, height, "
+            "width), e.g. (duration · fps, height, width)."
+        )
+    if ref.frames is not None and ref.frames[0].is_light() and ref.frames[0].trusted() is None:
+        raise QwenVLVideoError(
+            f"{where}: the size of frame {str(ref.frames[0].source)[:60]!r} is not known offline "
+            "(a URL is never downloaded) — pass (frames, height, width) instead."
+        )
+    return int(ref.tokens(ANY_FILE))

@@ -44,7 +44,8 @@ _ROLE_BY_CHAT_MESSAGE = {
 # --- request ---------------------------------------------------------------------------
 
 
-def _part_to_wire(part: Part) -> dict[str, Any]:
+def part_to_wire(part: Part) -> dict[str, Any]:
+    """One prepared content part as the service takes it."""
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
     if isinstance(part, ImagePart):
@@ -67,7 +68,7 @@ def _part_to_wire(part: Part) -> dict[str, Any]:
 def _user_content(parts: Sequence[Part]) -> str | list[dict[str, Any]]:
     if all(isinstance(p, TextPart) for p in parts):
         return text_of(parts)
-    return [_part_to_wire(p) for p in parts]
+    return [part_to_wire(p) for p in parts]
 
 
 def _tool_calls_to_wire(message: AIMessage) -> list[dict[str, Any]]:
@@ -123,7 +124,7 @@ def messages_to_wire(prepared: Sequence[PreparedMessage]) -> list[dict[str, Any]
         content: list[dict[str, Any]] = []
         for call_id, media_parts in pending_tool_images:
             content.append({"type": "text", "text": f"Image(s) returned by tool call {call_id}:"})
-            content.extend(_part_to_wire(p) for p in media_parts)
+            content.extend(part_to_wire(p) for p in media_parts)
         wire.append({"role": "user", "content": content})
         pending_tool_images.clear()
 

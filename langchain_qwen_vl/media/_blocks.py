@@ -11,6 +11,7 @@ from typing import Any
 
 from langchain_qwen_vl.errors import QwenVLImageError
 from langchain_qwen_vl.media._sources import describe
+from langchain_qwen_vl.media._video_rules import QwenVLVideoError
 
 __all__ = ["image_source_from_block", "video_source_from_block"]
 
@@ -102,10 +103,10 @@ def video_source_from_block(block: Mapping[str, Any], where: str) -> Any:
     elif "path" in block:
         source = block["path"]
     else:
-        raise QwenVLImageError(
+        raise QwenVLVideoError(
             f"{where}: video block has no source — give 'url' (http(s) or data URI), 'base64' "
             "with 'mime_type', 'path', or 'video' as a list of frames."
         )
     if source is None:
-        raise QwenVLImageError(f"{where}: video block has an empty source — give a URL or a path.")
+        raise QwenVLVideoError(f"{where}: video block has an empty source — give a URL or a path.")
     return source

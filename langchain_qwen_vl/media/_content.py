@@ -26,6 +26,7 @@ from langchain_core.messages import BaseMessage
 from langchain_qwen_vl.errors import QwenVLImageError, QwenVLUnsupportedFeatureError
 from langchain_qwen_vl.media import _sources as _src
 from langchain_qwen_vl.media import _video
+from langchain_qwen_vl.media import _video_rules as video_rules
 from langchain_qwen_vl.media._blocks import image_source_from_block, video_source_from_block
 from langchain_qwen_vl.media._budget import ImageBudget, MediaOptions, resolve_budget
 from langchain_qwen_vl.media._files import LocalFilePolicy
@@ -146,35 +147,52 @@ class ImageRef:
 
 @dataclass(frozen=True, slots=True)
 class VideoRef:
-    """A video not prepared yet: a file source, or frames (each an :class:`ImageRef`)."""
+    """A video not prepared yet: frames (each an :class:`ImageRef`), a URL the service
+    downloads, or a local file (path, bytes, data URI) to sample into frames."""
 
     source: Any
     frames: tuple[ImageRef, ...] | None
-    fps: float | None
+    options: _video.VideoOptions
     where: str
+
+    def is_remote(self) -> bool:
+        text = self.source.strip() if isinstance(self.source, str) else ""
+        return _src.is_http(text) or text[:6].lower() == "oss://"
 
     def is_light(self) -> bool:
         if self.frames is not None:
             return all(frame.is_light() for frame in self.frames)
-        return isinstance(self.source, str) and _src.is_http(self.source.strip())
+        return self.is_remote()
 
     def prepare(self, policy: LocalFilePolicy) -> VideoPart:
         if self.frames is not None:
             frames = tuple(frame.prepare(policy) for frame in self.frames)
-            return VideoPart(url=None, frames=frames, fps=self.fps)
-        url = _video.prepare_video(self.source, where=self.where, policy=policy)
-        return VideoPart(url=url, frames=None, fps=self.fps)
+            return VideoPart(url=None, frames=frames, fps=self.options.fps)
+        if self.is_remote():
+            url = self.source.strip()
+            if _src.is_http(url):
+                _src.check_remote(url, self.where, "video")
+            return VideoPart(url=url, frames=None, fps=self.options.fps)
+        frames, fps = _video.sample_local_video(self.source, self.options, policy, self.where)
+        return VideoPart(url=None, frames=frames, fps=fps)
 
     def tokens(self, policy: LocalFilePolicy) -> int:
-        if self.frames is None:  # a video file: its length is unknown without decoding it
-            return 0
+        if self.frames is None:
+            if self.is_remote():  # never downloaded: its length is unknown offline
+                return 0
+            return _video.video_file_tokens(self.source, self.options, policy, self.where)
         first = self.frames[0]
         trusted = first.trusted()
         if trusted is not None and trusted.width and trusted.height:
             size: tuple[int, int] | None = (trusted.width, trusted.height)
         else:
             size = measure_located(first.locate(policy), policy, first.where)
-        return _video.frame_list_tokens(len(self.frames), size)
+        cap = self.options.max_pixels
+        if size is None:  # a frame URL: count each frame at the full per-frame cap
+            patches = _video.frame_budget(len(self.frames), cap).cap // 1024
+            return -(-len(self.frames) // 2) * patches + 2
+        width, height = size
+        return video_rules.video_tokens(len(self.frames), height, width, max_pixels=cap)
 
 
 RawPart = TextPart | ImageRef | VideoRef
@@ -191,12 +209,12 @@ class PreparedMessage:
 # --- stage 1: parse (pure) -------------------------------------------------------------------
 
 
-def _video_ref(block: Mapping[str, Any], where: str) -> VideoRef:
+def video_ref(block: Mapping[str, Any], where: str) -> VideoRef:
     source = video_source_from_block(block, where)
-    fps = block.get("fps")
+    options = _video.VideoOptions.from_block(block, where)
     if isinstance(source, (list, tuple)):
-        _video.check_frame_count(len(source), where)
-        budget = _video.frame_budget(len(source))
+        video_rules.check_frame_count(len(source), where=where)
+        budget = _video.frame_budget(len(source), options.max_pixels)
         frames = []
         for index, frame in enumerate(source):
             frame_where = f"{where}.video[{index}]"
@@ -210,8 +228,8 @@ def _video_ref(block: Mapping[str, Any], where: str) -> VideoRef:
                         f"image_block(...)), got a block of type {frame_block.get('type')!r}."
                     )
             frames.append(ImageRef(value, frame_block, budget, frame_where))
-        return VideoRef(None, tuple(frames), fps, where)
-    return VideoRef(source, None, fps, where)
+        return VideoRef(None, tuple(frames), options, where)
+    return VideoRef(source, None, options, where)
 
 
 def parse_content(
@@ -251,7 +269,7 @@ def parse_content(
                 "send images (render PDF pages with QwenVLScanLoader) or video instead."
             )
         if block_type in _VIDEO_BLOCK_TYPES or (block_type is None and "video" in item):
-            parts.append(_video_ref(item, item_where))
+            parts.append(video_ref(item, item_where))
             continue
         source = image_source_from_block(item, where=item_where)
         if source is None:

@@ -1,83 +1,132 @@
-"""Video inputs: a video file as a URL or data URI, and the service's rules for frame lists."""
+"""Video inputs: frame budgets, local files sampled into frames, files as one data URI."""
 
 from __future__ import annotations
 
-import math
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from langchain_qwen_vl.errors import QwenVLImageError
+from langchain_qwen_vl.media import _video_rules as rules
 from langchain_qwen_vl.media._budget import ImageBudget
 from langchain_qwen_vl.media._files import LocalFilePolicy
-from langchain_qwen_vl.media._geometry import PATCH_SIZE, resized_dimensions
+from langchain_qwen_vl.media._prepare import PreparedImage
 from langchain_qwen_vl.media._sources import (
     ANY_FILE,
     check_remote,
     data_uri,
+    decode,
     describe,
     is_http,
     path_from_str,
     read,
     shorten,
 )
+from langchain_qwen_vl.media._video_sampling import plan_clip, probe_video, sample_video
 
 __all__ = [
-    "MAX_FRAMES",
-    "MIN_FRAMES",
-    "check_frame_count",
+    "VIDEO_MIME_BY_EXTENSION",
+    "VideoOptions",
     "frame_budget",
-    "frame_list_tokens",
     "prepare_video",
+    "sample_local_video",
     "sniff_video",
+    "video_file_tokens",
 ]
 
-# The service's frame-list rules for qwen3-vl-flash (Alibaba's published token estimator).
-MIN_FRAMES = 4
-MAX_FRAMES = 2000
-FRAME_MIN_PIXELS = 4 * PATCH_SIZE * PATCH_SIZE
-FRAME_MAX_PIXELS = 640 * PATCH_SIZE * PATCH_SIZE  # 655,360
-VIDEO_TOTAL_PIXELS = 131_072 * PATCH_SIZE * PATCH_SIZE  # 134,217,728
-FRAMES_MERGED = 2  # two consecutive frames form one temporal patch
 
-
-def check_frame_count(count: int, where: str) -> None:
-    if not MIN_FRAMES <= count <= MAX_FRAMES:
-        raise QwenVLImageError(
-            f"{where}: a video given as frames needs {MIN_FRAMES} to {MAX_FRAMES} frames, got "
-            f"{count} — sample more or fewer frames."
-        )
-
-
-def frame_budget(frame_count: int) -> ImageBudget:
-    """The pixel budget of each frame of a ``frame_count``-frame video: 655,360 px, less when
-    the video's total of 134,217,728 px would be exceeded (frames count in pairs).
+def frame_budget(frame_count: int, max_pixels: int | None = None) -> ImageBudget:
+    """The pixel budget of each frame of a ``frame_count``-frame video (see ``_video_rules``).
 
     Example:
         >>> frame_budget(8).cap, frame_budget(1000).cap
         (655360, 268435)
     """
-    per_frame = min(FRAME_MAX_PIXELS, VIDEO_TOTAL_PIXELS / frame_count * FRAMES_MERGED)
-    cap = max(per_frame, FRAME_MIN_PIXELS * 1.05)
-    return ImageBudget(max_pixels=int(cap), min_pixels=FRAME_MIN_PIXELS)
+    cap = rules.frame_pixel_cap(frame_count, max_pixels)
+    return ImageBudget(max_pixels=cap, min_pixels=rules.FRAME_MIN_PIXELS)
 
 
-def frame_list_tokens(frame_count: int, frame_size: tuple[int, int] | None) -> int:
-    """Input tokens of a video of ``frame_count`` frames of ``frame_size`` (width, height):
-    ``ceil(frames / 2) x patches per frame + 2``. An unknown size counts as a full frame cap.
+@dataclass(frozen=True, slots=True)
+class VideoOptions:
+    """How a video file is sampled: read from its block (``video_block`` writes them)."""
 
-    Example:
-        >>> frame_list_tokens(8, (1280, 720))  # 4 temporal patches of 18 x 33 patches, + 2
-        2378
-    """
-    budget = frame_budget(frame_count)
-    if frame_size is None:
-        patches = budget.cap // (PATCH_SIZE * PATCH_SIZE)
-    else:
-        width, height = frame_size
-        h_bar, w_bar = resized_dimensions(
-            height, width, max_pixels=budget.cap, min_pixels=budget.floor
+    fps: float = rules.DEFAULT_FPS
+    start: float | None = None
+    end: float | None = None
+    max_frames: int | None = None
+    max_pixels: int | None = None
+
+    @classmethod
+    def from_block(cls, block: Mapping[str, Any], where: str) -> VideoOptions:
+        fps = block.get("fps")
+        return cls(
+            fps=rules.check_fps(rules.DEFAULT_FPS if fps is None else fps, where=where),
+            start=block.get("start"),
+            end=block.get("end"),
+            max_frames=rules.check_max_frames(block.get("max_frames"), where=where),
+            max_pixels=rules.check_max_pixels(block.get("max_pixels"), where=where),
         )
-        patches = (h_bar // PATCH_SIZE) * (w_bar // PATCH_SIZE)
-    return math.ceil(frame_count / FRAMES_MERGED) * patches + 2
+
+
+def _local_video(source: Any, where: str, policy: LocalFilePolicy) -> Any:
+    """A path (checked against ``policy``), bytes, or a data URI's bytes: what is sampled."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, str) and source.strip()[:5].lower() == "data:":
+        return decode(source.strip(), where)[1]
+    path = path_from_str(os.fsdecode(os.fspath(source)).strip(), where, "video", policy)
+    return path
+
+
+def sample_local_video(
+    source: Any, options: VideoOptions, policy: LocalFilePolicy, where: str
+) -> tuple[tuple[PreparedImage, ...], float]:
+    """Sample a local video (path, bytes, data URI) into prepared JPEG frames and the effective
+    fps to send with them (needs the ``video`` extra, PyAV)."""
+    local = _local_video(source, where, policy)
+    handle = policy.open(local) if isinstance(local, str) else None
+    try:
+        sampled = sample_video(
+            handle if handle is not None else local,
+            fps=options.fps,
+            start=options.start,
+            end=options.end,
+            max_frames=options.max_frames,
+            max_pixels=options.max_pixels,
+            where=where,
+        )
+    finally:
+        if handle is not None:
+            handle.close()
+    original = (sampled.source.width, sampled.source.height)
+    frames = tuple(
+        PreparedImage(f.data_uri(), "image/jpeg", f.width, f.height, original, True, False)
+        for f in sampled.frames
+    )
+    return frames, sampled.fps
+
+
+def video_file_tokens(
+    source: Any, options: VideoOptions, policy: LocalFilePolicy, where: str
+) -> int:
+    """Tokens of a local video as it would be sampled, from its headers only (PyAV)."""
+    local = _local_video(source, where, policy)
+    handle = policy.open(local) if isinstance(local, str) else None
+    try:
+        info = probe_video(handle if handle is not None else local, where=where)
+    finally:
+        if handle is not None:
+            handle.close()
+    _, _, count, _ = plan_clip(
+        info,
+        fps=options.fps,
+        start=options.start,
+        end=options.end,
+        max_frames=options.max_frames,
+        where=where,
+    )
+    return rules.video_tokens(count, info.height, info.width, max_pixels=options.max_pixels)
 
 
 VIDEO_MIME_BY_EXTENSION = {
@@ -87,6 +136,8 @@ VIDEO_MIME_BY_EXTENSION = {
     ".avi": "video/x-msvideo",
     ".mkv": "video/x-matroska",
     ".webm": "video/webm",
+    ".flv": "video/x-flv",
+    ".wmv": "video/x-ms-wmv",
 }
 
 

@@ -291,4 +291,5 @@ def test_video_as_frames_and_as_file(emulator: EmulatorHandle, tmp_path: Path) -
     assert usage.get("input_token_details", {}).get("video", 0) > 0
     url_video = {"type": "video_url", "video_url": {"url": "https://example.com/clip.mp4"}}
     _llm(emulator).invoke([_ask(url_video, text="What happens?")])
-    assert emulator.requests[-1]["messages"][0]["content"][1] == url_video
+    # Sent with the fps the service assumes (2), so the model's timestamps are stated.
+    assert emulator.requests[-1]["messages"][0]["content"][1] == url_video | {"fps": 2.0}

@@ -133,3 +133,44 @@ def test_data_uri_video_shorter_than_two_seconds_is_a_400(emulator: EmulatorHand
     response = httpx.post(f"{emulator.base_url}/chat/completions", json=body, headers=headers)
     assert response.status_code == 400
     assert "between 2 and 3600 seconds, got 1.50" in response.json()["error"]["message"]
+
+
+def test_a_video_block_in_a_message_is_sampled_by_the_model(
+    emulator: EmulatorHandle, rgb_clip: Path
+) -> None:
+    # The message holds a small reference; ChatQwenVL samples the file when it sends it.
+    block = video_block(rgb_clip, fps=2.0)
+    assert len(repr(block)) < 300
+    llm = _llm(emulator)
+    messages = _ask(block)
+    counted = llm.get_num_tokens_from_messages(messages)  # type: ignore[arg-type]
+    answer = llm.invoke(messages)
+    assert "timeline: 0.0–3.0 s: red, 3.0–6.0 s: green, 6.0–9.0 s: blue." in str(answer.content)
+    sent = emulator.requests[-1]["messages"][0]["content"][0]
+    assert sent["type"] == "video"
+    assert sent["fps"] == 2.0
+    assert len(sent["video"]) == 18
+    usage = answer.usage_metadata
+    assert usage is not None
+    video_tokens = usage.get("input_token_details", {}).get("video")
+    assert video_tokens == 632
+    # The count reads the container's headers only and agrees with the service's usage.
+    assert counted - llm.get_num_tokens(QUESTION) - 4 == video_tokens
+
+
+async def test_video_files_are_sampled_off_the_event_loop_and_policed(
+    emulator: EmulatorHandle, rgb_clip: Path, tmp_path: Path
+) -> None:
+    from langchain_qwen_vl.errors import QwenVLImageError
+
+    llm = ChatQwenVL(
+        base_url=emulator.base_url, api_key="sk-emulator", allowed_dirs=[rgb_clip.parent]
+    )
+    answer = await llm.ainvoke(_ask(video_block(rgb_clip, fps=1.0, start=3.0, end=9.0)))
+    assert "0.0–3.0 s: green, 3.0–6.0 s: blue" in str(answer.content)
+    outside = tmp_path / "elsewhere.mp4"
+    outside.write_bytes(rgb_clip.read_bytes())
+    before = len(emulator.requests)
+    with pytest.raises(QwenVLImageError, match="outside the model's allowed_dirs"):
+        await llm.ainvoke(_ask({"type": "video", "path": str(outside), "fps": 1.0}))
+    assert len(emulator.requests) == before

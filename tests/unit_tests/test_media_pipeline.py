@@ -33,7 +33,7 @@ from langchain_qwen_vl.media import (
     image_tokens_for_size,
     resized_dimensions,
 )
-from langchain_qwen_vl.media._video import frame_list_tokens
+from langchain_qwen_vl.media._video_rules import video_tokens
 
 
 def noise(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -370,7 +370,7 @@ def test_video_frames_take_every_image_form_and_are_counted_by_the_video_formula
         size = Image.open(io.BytesIO(decode_data_uri(frame)[1])).size
         assert size == (1056, 576)  # each frame at the video per-frame cap (655,360 px)
     # ceil(4 / 2) temporal patches x (576/32 x 1056/32) patches + 2
-    assert frame_list_tokens(4, (1280, 720)) == 2 * 18 * 33 + 2
+    assert video_tokens(4, 720, 1280) == 2 * 18 * 33 + 2
     assert llm.get_num_tokens_from_messages(message) == 2 * 18 * 33 + 2 + 4  # type: ignore[arg-type]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from langchain_qwen_vl.errors import QwenVLImageError
 from langchain_qwen_vl.video import (
     QwenVLVideoError,
     estimate_video_tokens,
@@ -134,7 +135,7 @@ def test_prepare_passes_urls_and_keeps_frame_lists() -> None:
         prepare_video_block({"video": frames, "fps": 0})
     with pytest.raises(QwenVLVideoError, match="video block has no source"):
         prepare_video_block({"type": "video"})
-    with pytest.raises(QwenVLVideoError, match="base64: not valid base64"):
+    with pytest.raises(QwenVLImageError, match="invalid base64 payload"):
         prepare_video_block({"type": "video", "base64": "###", "mime_type": "video/mp4"})
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from langchain_qwen_vl import _video_rules as rules
-from langchain_qwen_vl._video_rules import QwenVLVideoError
 from langchain_qwen_vl.errors import QwenVLImageError
+from langchain_qwen_vl.media import _video_rules as rules
+from langchain_qwen_vl.media._video_rules import QwenVLVideoError
 
 
 def test_limits_are_the_services_figures() -> None:

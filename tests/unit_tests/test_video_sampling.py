@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from langchain_qwen_vl._video_rules import QwenVLVideoError
-from langchain_qwen_vl._video_sampling import (
+from langchain_qwen_vl.media._video_rules import QwenVLVideoError
+from langchain_qwen_vl.media._video_sampling import (
     VideoInfo,
     _send_size,
     probe_video,
@@ -209,7 +209,7 @@ def test_sparse_sampling_seeks_only_while_seeking_helps(
 ) -> None:
     # Keyframes every 1.2 s: one seek per 10 s gap. One keyframe: the first seek lands back
     # at the start, so the sampler stops seeking and reads through.
-    import langchain_qwen_vl._video_sampling as sampling
+    import langchain_qwen_vl.media._video_sampling as sampling
 
     clip = make_clip([(20 + 3 * (i // 10),) * 3 for i in range(600)], gop=gop)
     seeks: list[int] = []

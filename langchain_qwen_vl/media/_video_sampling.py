@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
-from langchain_qwen_vl import _video_rules as rules
-from langchain_qwen_vl._video_rules import QwenVLVideoError
+from langchain_qwen_vl.media import _video_rules as rules
+from langchain_qwen_vl.media._video_rules import QwenVLVideoError
 
 if TYPE_CHECKING:
     import av.container

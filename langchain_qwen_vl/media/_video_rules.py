@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import math
 
-from langchain_qwen_vl import media
 from langchain_qwen_vl.errors import QwenVLImageError
+from langchain_qwen_vl.media._geometry import PATCH_SIZE, resized_dimensions
 
 __all__ = [
     "DEFAULT_FPS",
@@ -68,7 +68,7 @@ TOTAL_PIXELS = 131_072 * 32 * 32  # 134,217,728
 FRAME_FACTOR = 2
 #: vision_bos/vision_eos around every video.
 VIDEO_EXTRA_TOKENS = 2
-_PATCH = media.PATCH_SIZE
+_PATCH = PATCH_SIZE
 
 
 class QwenVLVideoError(QwenVLImageError):
@@ -269,7 +269,7 @@ def frame_grid(
         ((480, 864), (576, 1056))
     """
     cap = frame_pixel_cap(frames, max_pixels)
-    return media.resized_dimensions(height, width, max_pixels=cap, min_pixels=FRAME_MIN_PIXELS)
+    return resized_dimensions(height, width, max_pixels=cap, min_pixels=FRAME_MIN_PIXELS)
 
 
 def video_tokens(frames: int, height: int, width: int, *, max_pixels: int | None = None) -> int:
