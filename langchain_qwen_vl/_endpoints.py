@@ -1,4 +1,4 @@
-"""Where to connect: regional base URLs (spec §1b) and the clear-text key check. Pure."""
+"""Where to connect: regional base URLs and the clear-text key check. Pure."""
 
 from __future__ import annotations
 

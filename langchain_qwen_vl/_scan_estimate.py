@@ -39,7 +39,7 @@ class ScanCostEstimate:
     """A dry run: pages and estimated tokens, computed without rendering or calling the API.
 
     ``input_tokens`` is what the pages not yet cached would send (image + prompt, by the
-    formula of spec §4); ``max_output_tokens`` the ceiling ``max_tokens`` puts on the output.
+    formula of the service); ``max_output_tokens`` the ceiling ``max_tokens`` puts on the output.
     """
 
     files: int

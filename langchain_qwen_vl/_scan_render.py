@@ -5,7 +5,7 @@ Everything here that touches PDFium runs on **one** thread for the whole process
 threads at once, even for two different documents. Multi-page image files (TIFF) are decoded
 on the same thread, in page order, so a source object is only ever used from that thread.
 
-DPI (spec §4): the server resizes every image to at most ``max_pixels`` and throws the rest
+DPI: the server resizes every image to at most ``max_pixels`` and throws the rest
 away, so rendering above that wastes CPU and upload bytes, and rendering a scanned page above
 the resolution of its own embedded image wastes tokens. :func:`choose_scale` renders directly
 at the largest scale that fits the cap (≈164 DPI for A4 at the default 2,621,440 px), capped by
@@ -44,7 +44,7 @@ __all__ = [
 
 PDF_INSTALL_HINT = 'pip install "langchain-qwen-vl[pdf]"'
 POINTS_PER_INCH = 72.0
-#: Page images smaller than this on either side are refused by the service (spec §4: > 10 px).
+#: Page images smaller than this on either side are refused by the service (sides > 10 px).
 MIN_SIDE = 11
 #: A page whose only content is one image covering at least this share of it is a "scan".
 _FULL_PAGE_SHARE = 0.97

@@ -1,7 +1,7 @@
 """Tools, tool choice and structured output: what ``bind_tools`` and
 ``with_structured_output`` send, and the refusals the service would otherwise answer with a 400.
 
-Spec §1b: ``tool_choice`` takes ``auto``, ``none`` or a named function — there is no
+The service: ``tool_choice`` takes ``auto``, ``none`` or a named function — there is no
 ``required`` — and naming a function is refused while thinking; ``response_format``
 ``json_object`` is refused while thinking and needs the word "json" in the messages.
 """
@@ -105,7 +105,7 @@ def resolve_tool_choice(
 
 
 def check_request_against_thinking(payload: Mapping[str, Any]) -> None:
-    """Refuse, before sending, the combinations the service rejects while thinking (§1b)."""
+    """Refuse, before sending, the combinations the service rejects while thinking."""
     if not payload.get("enable_thinking"):
         return
     tool_choice = payload.get("tool_choice")

@@ -451,7 +451,7 @@ class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         if self.wire_format == "images_prompt":
-            # §1a has no streaming flag: make one request and hand its answer over as one chunk.
+            # The images + prompt request has no streaming flag: one request, one chunk.
             yield _as_single_chunk(self._generate(messages, stop, **kwargs))
             return
         body = self._encode(self._build_payload(messages, stop, stream=True, **kwargs))

@@ -1,4 +1,4 @@
-"""DashScope's OpenAI-compatible chat completions (spec §1b, §2): pure mapping functions.
+"""DashScope's OpenAI-compatible chat completions: pure mapping functions.
 
 ``messages_to_wire`` builds the ``messages`` array; ``result_from_response`` and
 :class:`StreamAssembler` turn response bodies and SSE chunks back into LangChain messages.
@@ -181,8 +181,8 @@ def messages_to_wire(prepared: Sequence[PreparedMessage]) -> list[dict[str, Any]
 def usage_metadata_from_usage(usage: Mapping[str, Any]) -> UsageMetadata:
     """Map the service's ``usage`` object to LangChain's ``UsageMetadata``.
 
-    Any detail key may be missing (spec §2); only the ones sent are reported. Reasoning tokens
-    are already counted inside ``completion_tokens``.
+    Any detail key may be missing (the service omits some); only the ones sent are reported.
+    Reasoning tokens are already counted inside ``completion_tokens``.
 
     Example:
         >>> usage_metadata_from_usage({"prompt_tokens": 3, "completion_tokens": 2,

@@ -1,4 +1,4 @@
-"""The documented images + prompt request (spec §1a): pure mapping functions.
+"""The documented images + prompt request (model, images, prompt): pure mapping functions.
 
 This shape has no roles, no tools and no streaming flag. Every image of the conversation goes
 into ``images`` in order; all text is folded into ``prompt``. A single user turn is sent as its
@@ -30,7 +30,7 @@ from langchain_qwen_vl._wire._content import (
 )
 from langchain_qwen_vl.errors import QwenVLUnsupportedFeatureError
 
-#: Every optional field §1a documents. Nothing else is ever sent in this format.
+#: Every optional field the images + prompt request documents; nothing else is ever sent.
 DOCUMENTED_OPTIONAL_FIELDS = (
     "temperature",
     "top_p",
@@ -69,7 +69,7 @@ def _fold(parts: Sequence[Part], first_image_number: int, *, mark_images: bool) 
 
 
 def refuse_undocumented(params: Mapping[str, Any]) -> None:
-    """Raise for any set parameter §1a does not document (it would never be sent).
+    """Raise for any set parameter the images + prompt request does not document (never sent).
 
     ``max_pixels`` is not here: it is honoured by downscaling on the client instead.
 
@@ -117,7 +117,7 @@ def build_request(
     model: str,
     params: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Build the §1a body. ``params`` holds the optional fields the caller set (None = unset).
+    """Build the images + prompt body; ``params`` holds the optional fields set (None = unset).
 
     Raises :class:`QwenVLUnsupportedFeatureError` for anything this shape cannot express —
     tool calls or tool results in the history, video (see :func:`check_expressible`, called

@@ -22,7 +22,7 @@ from langchain_qwen_vl.errors import QwenVLImageError
 if TYPE_CHECKING:
     from PIL import Image
 
-# Formats the service documents (spec §4). Pillow calls a multi-picture JPEG (what many
+# Formats the service documents. Pillow calls a multi-picture JPEG (what many
 # phones write) "MPO"; it is a plain JPEG for every decoder, so it is folded into JPEG.
 _MIME_BY_FORMAT = {
     "JPEG": "image/jpeg",
@@ -36,7 +36,7 @@ _FORMAT_ALIASES = {"MPO": "JPEG"}
 SUPPORTED_FORMATS = frozenset(_MIME_BY_FORMAT)
 SUPPORTED_LIST = "JPEG, PNG, WEBP, BMP, TIFF, HEIC"
 
-# Spec §4: "above 4K only JPEG/PNG". Read as 4K UHD; either a side or the area above it.
+# The service: "above 4K only JPEG/PNG". Read as 4K UHD; either a side or the area above it.
 _4K_SIDE = 3840
 _4K_AREA = 3840 * 2160
 
