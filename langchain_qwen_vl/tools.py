@@ -19,7 +19,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from langchain_core.exceptions import ModelError
 from langchain_core.language_models import BaseChatModel
@@ -30,7 +30,7 @@ from langchain_core.tools import ArgsSchema, BaseTool, ToolException
 from langchain_core.tools.base import ToolExceptionHandlerOutput
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic.v1 import ValidationError as ValidationErrorV1
-from typing_extensions import Self, TypedDict
+from typing_extensions import TypedDict
 
 __all__ = ["QwenVLTool", "QwenVLToolInput", "VisionToolArtifact"]
 

@@ -191,8 +191,7 @@ def usage_metadata_from_usage(usage: Mapping[str, Any]) -> UsageMetadata:
     """
     input_tokens = int(usage.get("prompt_tokens") or 0)
     output_tokens = int(usage.get("completion_tokens") or 0)
-    # mypy does not see langchain-core's NotRequired detail keys here.
-    metadata: UsageMetadata = {  # type: ignore[typeddict-item]
+    metadata: UsageMetadata = {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
         "total_tokens": int(usage.get("total_tokens") or input_tokens + output_tokens),

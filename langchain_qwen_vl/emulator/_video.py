@@ -190,7 +190,7 @@ def _decode_file(data: bytes, fps: float) -> tuple[int, int, float, list[str | N
     except ImportError:
         return None
     try:
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(io.BytesIO(data), mode="r") as container:
             stream = container.streams.video[0]
             base = stream.time_base
             duration = float(stream.duration * base) if stream.duration and base else 0.0
@@ -206,7 +206,9 @@ def _decode_file(data: bytes, fps: float) -> tuple[int, int, float, list[str | N
                     break
                 time = (frame.time or 0.0) - offset
                 while len(colours) < count and len(colours) * step <= time + 0.5 / rate:
-                    thumb = frame.to_image(width=_THUMBNAIL_SIDE, height=_THUMBNAIL_SIDE)
+                    thumb = frame.to_image(  # type: ignore[no-untyped-call]
+                        width=_THUMBNAIL_SIDE, height=_THUMBNAIL_SIDE
+                    )
                     shares = dominant_colours(thumb)
                     colours.append(shares[0].name if shares else None)
             width, height = stream.codec_context.width, stream.codec_context.height

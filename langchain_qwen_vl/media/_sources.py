@@ -81,8 +81,6 @@ def _strict_b64decode(payload: str) -> bytes:
     """Strict base64, in slices. Not ``b64decode(validate=True)``: its regex pass over the
     whole payload holds the GIL for ~15 ms on a 3.5 MB URI; ``strict_mode`` (Python 3.11+)
     checks the alphabet and padding inside the C decoder."""
-    if sys.version_info < (3, 11):  # pragma: no cover - Python 3.10
-        return base64.b64decode(payload, validate=True)
     return b"".join(
         binascii.a2b_base64(payload[i : i + _B64_TEXT_SLICE].encode("ascii"), strict_mode=True)
         for i in range(0, len(payload), _B64_TEXT_SLICE)
