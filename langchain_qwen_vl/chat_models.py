@@ -33,6 +33,7 @@ from langchain_qwen_vl._endpoints import (
     completions_url,
     normalise_base_url,
 )
+from langchain_qwen_vl._retry_callbacks import notifier
 from langchain_qwen_vl._wire import chat_completions, images_prompt
 from langchain_qwen_vl._wire._content import ImagePart, MediaOptions, TextPart, content_parts
 from langchain_qwen_vl._wire.chat_completions import MODEL_PROVIDER, StreamAssembler
@@ -386,7 +387,9 @@ class ChatQwenVL(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         body = self._encode(self._build_payload(messages, stop, **kwargs))
-        response = _transport.post_json(self._sync_client(), self._endpoint(), body, self._policy())
+        response = _transport.post_json(
+            self._sync_client(), self._endpoint(), body, self._policy(), notifier(run_manager)
+        )
         return chat_completions.result_from_response(response)
 
     async def _agenerate(
@@ -398,9 +401,12 @@ class ChatQwenVL(BaseChatModel):
     ) -> ChatResult:
         body = self._encode(self._build_payload(messages, stop, **kwargs))
         response = await _transport.apost_json(
-            self._async_client(), self._endpoint(), body, self._policy()
+            self._async_client(), self._endpoint(), body, self._policy(), notifier(run_manager)
         )
         return chat_completions.result_from_response(response)
+
+    # Streams: langchain-core calls _stream/_astream from stream()/astream() without a run
+    # manager, so retries of those show in the log only; a streamed invoke passes one.
 
     def _stream(
         self,
@@ -411,15 +417,15 @@ class ChatQwenVL(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         if self.wire_format == "images_prompt":
             # §1a has no streaming flag: make one request and hand its answer over as one chunk.
-            yield _as_single_chunk(self._generate(messages, stop, **kwargs))
+            yield _as_single_chunk(self._generate(messages, stop, run_manager, **kwargs))
             return
         body = self._encode(self._build_payload(messages, stop, stream=True, **kwargs))
-        assembler = StreamAssembler(output_version=self.output_version)
+        feed = StreamAssembler(output_version=self.output_version).feed
         events = _transport.stream_events(
-            self._sync_client(), self._endpoint(), body, self._policy()
+            self._sync_client(), self._endpoint(), body, self._policy(), notifier(run_manager)
         )
         for payload in events:
-            chunk = assembler.feed(payload)
+            chunk = feed(payload)
             if chunk is not None:
                 yield chunk
 
@@ -431,15 +437,15 @@ class ChatQwenVL(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         if self.wire_format == "images_prompt":
-            yield _as_single_chunk(await self._agenerate(messages, stop, **kwargs))
+            yield _as_single_chunk(await self._agenerate(messages, stop, run_manager, **kwargs))
             return
         body = self._encode(self._build_payload(messages, stop, stream=True, **kwargs))
-        assembler = StreamAssembler(output_version=self.output_version)
+        feed = StreamAssembler(output_version=self.output_version).feed
         events = _transport.astream_events(
-            self._async_client(), self._endpoint(), body, self._policy()
+            self._async_client(), self._endpoint(), body, self._policy(), notifier(run_manager)
         )
         async for payload in events:
-            chunk = assembler.feed(payload)
+            chunk = feed(payload)
             if chunk is not None:
                 yield chunk
 

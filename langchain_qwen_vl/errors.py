@@ -10,6 +10,8 @@ example ``ModelRetryMiddleware``) can read ``is_retryable`` without knowing this
   the HTTP status, ``code``, ``type``, ``param``, request id and the server's message.
 - The service could not be reached or did not answer in time: :class:`QwenVLConnectionError`,
   :class:`QwenVLTimeoutError`.
+- The service answered 200 but the body is unusable (not JSON, no ``choices``):
+  :class:`QwenVLResponseError`. Never retried: the call was processed and may be billed.
 - A stream broke or ended without ``data: [DONE]``: :class:`QwenVLStreamError`.
 """
 
@@ -49,6 +51,7 @@ __all__ = [
     "QwenVLNotFoundError",
     "QwenVLPermissionDeniedError",
     "QwenVLRateLimitError",
+    "QwenVLResponseError",
     "QwenVLServerError",
     "QwenVLStreamError",
     "QwenVLTimeoutError",
@@ -151,7 +154,18 @@ class QwenVLRateLimitError(QwenVLAPIStatusError, ModelRateLimitError):
 
 
 class QwenVLServerError(QwenVLAPIStatusError, ModelAPIError):
-    """HTTP 5xx: a failure on the service's side. Retried with backoff."""
+    """HTTP 5xx (or a server-side error code inside a 200 stream). Retried with backoff."""
+
+
+class QwenVLResponseError(QwenVLAPIStatusError, ModelAPIError):
+    """HTTP 200 whose body is unusable: not JSON, not an object, or no ``choices``.
+
+    Not retried (``is_retryable`` is False): a 200 means the service processed the call, and
+    retrying it could bill it twice. ``status_code`` is 200 and ``request_id`` is set when the
+    body or the ``x-request-id`` header carried one.
+    """
+
+    is_retryable = False
 
 
 # --- transport -------------------------------------------------------------------------
@@ -166,7 +180,14 @@ class QwenVLTimeoutError(QwenVLError, ModelTimeoutError):
 
 
 class QwenVLStreamError(QwenVLError, ModelAPIError):
-    """A stream broke mid-way or ended without ``data: [DONE]``; nothing partial is returned."""
+    """A stream broke mid-way or ended without ``data: [DONE]``; nothing partial is returned.
+
+    ``request_id`` is the response's ``x-request-id`` header when the stream had started.
+    """
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
 
 
 # --- mapping an HTTP error body to a class (pure) ----------------------------------------
@@ -177,6 +198,11 @@ _CONTEXT_OVERFLOW_MARKERS = (
     "maximum context",
     "too long",
     "exceeds the maximum",
+)
+
+
+_SERVER_SIDE_CODES = frozenset(
+    {"internal_error", "internalerror", "internalerror.algo", "service_unavailable", "timeout"}
 )
 
 
@@ -204,7 +230,8 @@ def _class_for(status: int, code: str, message: str) -> type[QwenVLAPIStatusErro
         return QwenVLNotFoundError
     if status == 429 or lowered_code.startswith("throttling"):
         return QwenVLRateLimitError
-    if status >= 500:
+    if status >= 500 or (status < 400 and lowered_code in _SERVER_SIDE_CODES):
+        # An error inside a 200 stream keeps status 200; its code says whose fault it was.
         return QwenVLServerError
     if lowered_code == "data_inspection_failed" or "inappropriate content" in message.lower():
         return QwenVLContentModerationError
