@@ -212,18 +212,14 @@ def _payload_of(
     """Decode one SSE event; ``None`` for ``[DONE]``; raise for an error event."""
     if data == _DONE:
         return None
+    # Not JSON inside a 200 stream: the service answered (and may bill); never retried.
     try:
         payload = json.loads(data)
     except ValueError as error:
-        raise QwenVLStreamError(
-            f"Qwen-VL stream sent an undecodable event: {error}",
-            request_id=_header_request_id(response),
-        ) from error
+        detail = f"a stream event is not JSON ({error})"
+        raise _unusable(response, endpoint, detail) from error
     if not isinstance(payload, dict):
-        raise QwenVLStreamError(
-            "Qwen-VL stream sent an event that is not a JSON object",
-            request_id=_header_request_id(response),
-        )
+        raise _unusable(response, endpoint, "a stream event is not a JSON object")
     # An error can arrive inside a 200 stream: natively as `event:error` (recorded in
     # native-error-400-in-stream.sse), or as an OpenAI-style {"error": {...}} object. Report
     # the status actually received and the error's own code.
@@ -294,7 +290,7 @@ def stream_flow(endpoint: Endpoint, policy: RetryPolicy) -> Flow:
     """One streamed call with retries before the first event; emits each decoded payload."""
     attempt = 0
     while True:
-        started = False
+        started = any_choice = False
         try:
             reply = yield SEND
             if isinstance(reply, httpx.HTTPError):
@@ -305,6 +301,7 @@ def stream_flow(endpoint: Endpoint, policy: RetryPolicy) -> Flow:
                     raise _from_httpx(body, endpoint) from body
                 _check_stream_response(reply, body, endpoint)
             parser = SSELineParser()
+            last: dict[str, Any] = {}
             while True:
                 line = yield LINE
                 if isinstance(line, httpx.HTTPError):
@@ -315,11 +312,14 @@ def stream_flow(endpoint: Endpoint, policy: RetryPolicy) -> Flow:
                 if event is not None:
                     payload = _payload_of(event[0], event[1], reply, endpoint)
                     if payload is None:
+                        if not started or not any_choice:
+                            raise _unusable(reply, endpoint, "the stream had no `choices`", last)
                         # Read what follows [DONE] so the connection goes back to the pool (an
                         # unfinished body makes httpx close it: a new TCP connect each stream).
                         yield DRAIN
                         return None
-                    started = True
+                    started, last = True, payload
+                    any_choice = any_choice or bool(payload.get("choices"))
                     yield _Emit(payload)
                 if line is None:
                     raise _truncated(endpoint, reply)

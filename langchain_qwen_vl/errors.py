@@ -18,6 +18,7 @@ example ``ModelRetryMiddleware``) can read ``is_retryable`` without knowing this
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -263,6 +264,24 @@ def _request_id(payload: Mapping[str, Any], headers: Mapping[str, str] | None) -
     return None
 
 
+_TITLE = re.compile(r"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
+_MAX_QUOTED = 300
+
+
+def _summary(server_message: str | None, not_json: bool) -> str:
+    """The server's message for our error text; a non-JSON page (a proxy's) is summarised."""
+    message = (server_message or "").strip()
+    if not message:
+        return "no message in the response body"
+    if not_json and message.startswith("<"):
+        title = _TITLE.search(message)
+        label = f" ({title.group(1)})" if title else ""
+        return f"an HTML page{label}, not the service's JSON — likely a proxy or gateway"
+    if len(message) > _MAX_QUOTED:
+        return message[:_MAX_QUOTED] + f"… ({len(message)} characters)"
+    return message
+
+
 def error_from_response(
     status_code: int,
     body: bytes | str | Mapping[str, Any] | None,
@@ -296,7 +315,7 @@ def error_from_response(
     text = f"Qwen-VL API error {status_code}"
     if code:
         text += f" ({code})"
-    text += f": {(server_message or '').strip() or 'no message in the response body'}"
+    text += f": {_summary(server_message, fields is payload and not payload)}"
     if cls is QwenVLAuthenticationError:
         text += (
             f" — check DASHSCOPE_API_KEY, and that the key's region matches base_url"

@@ -19,6 +19,7 @@ from langchain_qwen_vl.errors import (
     QwenVLInputError,
     QwenVLRateLimitError,
     QwenVLResponseError,
+    QwenVLServerError,
     QwenVLStreamError,
     QwenVLTimeoutError,
 )
@@ -286,3 +287,32 @@ def test_connection_error_names_the_url() -> None:
     client, _ = _client([httpx.ConnectError("refused")])
     with pytest.raises(QwenVLConnectionError, match=r"dashscope\.test"):
         _transport.post_json(client, ENDPOINT, b"{}", RetryPolicy(max_retries=0))
+
+
+def test_proxy_html_page_is_summarised_and_retried(sleeps: list[float]) -> None:
+    page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    client, calls = _client(
+        [httpx.Response(502, content=page, headers={"content-type": "text/html"})] * 2
+    )
+    with pytest.raises(QwenVLServerError) as info:
+        _transport.post_json(client, ENDPOINT, b"{}", RetryPolicy(max_retries=1))
+    assert len(calls) == 2
+    assert "HTML page (502 Bad Gateway)" in str(info.value)
+    assert "<body>" not in str(info.value)
+    assert info.value.server_message == page.decode()
+
+
+def test_error_object_inside_a_200_stream_keeps_status_and_code() -> None:
+    error = {"error": {"code": "internal_error", "message": "boom"}, "id": "chatcmpl-3"}
+    client, _ = _client([_stream_response(_sse(json.dumps(error)))])
+    with pytest.raises(QwenVLServerError) as info:
+        list(_transport.stream_events(client, ENDPOINT, b"{}", RetryPolicy(max_retries=0)))
+    assert (info.value.status_code, info.value.code) == (200, "internal_error")
+    assert info.value.request_id == "chatcmpl-3"
+
+
+def test_undecodable_stream_event_is_a_response_error_not_retried(sleeps: list[float]) -> None:
+    client, calls = _client([_stream_response(_sse('{"choices": ['))] * 2)
+    with pytest.raises(QwenVLResponseError):
+        list(_transport.stream_events(client, ENDPOINT, b"{}", RetryPolicy(max_retries=1)))
+    assert len(calls) == 1
