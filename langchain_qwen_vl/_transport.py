@@ -22,10 +22,11 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import httpx
 
+from langchain_qwen_vl._pool import ClientPool
 from langchain_qwen_vl._sse import SSELineParser
 from langchain_qwen_vl.errors import (
     QwenVLConnectionError,
@@ -338,7 +339,7 @@ def _notify(on_retry: OnRetry | None, step: _Wait) -> Awaitable[None] | None:
 
 
 def post_json(
-    client: httpx.Client,
+    client: httpx.Client | ClientPool[httpx.Client],
     endpoint: Endpoint,
     body: bytes,
     policy: RetryPolicy,
@@ -352,7 +353,7 @@ def post_json(
 
 
 def stream_events(
-    client: httpx.Client,
+    client: httpx.Client | ClientPool[httpx.Client],
     endpoint: Endpoint,
     body: bytes,
     policy: RetryPolicy,
@@ -364,14 +365,26 @@ def stream_events(
 
 def stream_sync(
     flow: Flow,
-    client: httpx.Client,
+    client: httpx.Client | ClientPool[httpx.Client],
     endpoint: Endpoint,
     body: bytes,
     on_retry: OnRetry | None,
 ) -> Iterator[dict[str, Any]]:
     """Perform a flow's steps with a sync client; yield emitted payloads and the return value."""
+    pool = client if isinstance(client, ClientPool) else None
+    slot = -1
     response: httpx.Response | None = None
     lines: Iterator[str] | None = None
+
+    def done() -> None:
+        nonlocal response, slot
+        if response is not None:
+            response.close()
+            response = None
+        if slot >= 0 and pool is not None:
+            pool.release(slot)
+            slot = -1
+
     try:
         step = next(flow)
         while True:
@@ -385,16 +398,19 @@ def stream_sync(
             elif isinstance(step, _Emit):
                 yield step.payload
             elif step is SEND:
-                if response is not None:
-                    response.close()
-                request = client.build_request(
+                done()
+                if pool is not None:
+                    slot, http = pool.acquire()
+                else:
+                    http = cast(httpx.Client, client)
+                request = http.build_request(
                     "POST", endpoint.url, content=body, headers=endpoint.headers
                 )
                 try:
-                    response = reply = client.send(request, stream=True)
+                    response = reply = http.send(request, stream=True)
                     lines = response.iter_lines()
                 except httpx.HTTPError as error:
-                    response, reply = None, error
+                    reply = error
             elif step is READ:
                 assert response is not None
                 try:
@@ -409,18 +425,16 @@ def stream_sync(
                 except httpx.HTTPError:
                     pass  # the answer is complete; only the connection is lost
             elif isinstance(step, _Wait):
-                if response is not None:
-                    response.close()
-                    response = None
+                done()
                 _notify(on_retry, step)
                 _sleep(step.delay)
             step = flow.send(reply)
     except StopIteration as stop:
+        done()
         if stop.value is not None:
             yield stop.value
     finally:
-        if response is not None:
-            response.close()
+        done()
         flow.close()
 
 
@@ -428,7 +442,7 @@ def stream_sync(
 
 
 async def apost_json(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient | ClientPool[httpx.AsyncClient],
     endpoint: Endpoint,
     body: bytes,
     policy: RetryPolicy,
@@ -443,7 +457,7 @@ async def apost_json(
 
 
 def astream_events(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient | ClientPool[httpx.AsyncClient],
     endpoint: Endpoint,
     body: bytes,
     policy: RetryPolicy,
@@ -455,14 +469,26 @@ def astream_events(
 
 async def stream_async(
     flow: Flow,
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient | ClientPool[httpx.AsyncClient],
     endpoint: Endpoint,
     body: bytes,
     on_retry: OnRetry | None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Async :func:`stream_sync`."""
+    pool = client if isinstance(client, ClientPool) else None
+    slot = -1
     response: httpx.Response | None = None
     lines: AsyncIterator[str] | None = None
+
+    async def done() -> None:
+        nonlocal response, slot
+        if response is not None:
+            await response.aclose()
+            response = None
+        if slot >= 0 and pool is not None:
+            pool.release(slot)
+            slot = -1
+
     try:
         step = next(flow)
         while True:
@@ -476,16 +502,19 @@ async def stream_async(
             elif isinstance(step, _Emit):
                 yield step.payload
             elif step is SEND:
-                if response is not None:
-                    await response.aclose()
-                request = client.build_request(
+                await done()
+                if pool is not None:
+                    slot, http = pool.acquire()
+                else:
+                    http = cast(httpx.AsyncClient, client)
+                request = http.build_request(
                     "POST", endpoint.url, content=body, headers=endpoint.headers
                 )
                 try:
-                    response = reply = await client.send(request, stream=True)
+                    response = reply = await http.send(request, stream=True)
                     lines = response.aiter_lines()
                 except httpx.HTTPError as error:
-                    response, reply = None, error
+                    reply = error
             elif step is READ:
                 assert response is not None
                 try:
@@ -500,20 +529,18 @@ async def stream_async(
                 except httpx.HTTPError:
                     pass  # the answer is complete; only the connection is lost
             elif isinstance(step, _Wait):
-                if response is not None:
-                    await response.aclose()
-                    response = None
+                await done()
                 notified = _notify(on_retry, step)
                 if inspect.isawaitable(notified):
                     await notified
                 await _asleep(step.delay)
             step = flow.send(reply)
     except StopIteration as stop:
+        await done()
         if stop.value is not None:
             yield stop.value
     finally:
-        if response is not None:
-            await response.aclose()
+        await done()
         flow.close()
 
 

@@ -33,6 +33,7 @@ from langchain_qwen_vl._endpoints import (
     completions_url,
     normalise_base_url,
 )
+from langchain_qwen_vl._pool import ClientPool, shared_ssl_context
 from langchain_qwen_vl._retry_callbacks import notifier
 from langchain_qwen_vl._wire import chat_completions, images_prompt
 from langchain_qwen_vl._wire._content import ImagePart, MediaOptions, TextPart, content_parts
@@ -70,8 +71,9 @@ class ChatQwenVL(BaseChatModel):
         extra_body: extra JSON keys merged into every request.
 
     Key init args — client:
-        api_key, base_url, region, timeout, max_retries, default_headers, http_client,
-        http_async_client, allow_insecure_http.
+        api_key, base_url, region, timeout, max_retries, max_connections,
+        max_keepalive_connections, default_headers, http_client, http_async_client,
+        allow_insecure_http.
 
     Instantiate:
         .. code-block:: python
@@ -170,15 +172,22 @@ class ChatQwenVL(BaseChatModel):
     default_headers: dict[str, str] | None = None
     allow_insecure_http: bool = False
     """Allow a plain-http base_url on a non-loopback host (the key travels in clear text)."""
+    max_connections: Annotated[int, Field(ge=1)] | None = 256
+    """Most connections open at once per event loop (and for sync calls); ``None``: no cap.
+
+    The default lets ``abatch``'s default (unbounded) concurrency and 256 concurrent streams
+    run without queueing; connections open only as concurrency needs them."""
+    max_keepalive_connections: Annotated[int, Field(ge=0)] | None = None
+    """Idle connections kept for reuse; ``None``: as many as ``max_connections``."""
     http_client: httpx.Client | None = Field(default=None, exclude=True)
     """Your own sync client (its pool, proxies, limits); created lazily when unset."""
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
-    """Your own async client; created lazily (one per event loop) when unset."""
+    """Your own async client; created lazily (one pool per event loop) when unset."""
 
-    _client: httpx.Client | None = PrivateAttr(default=None)
-    _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-        PrivateAttr(default_factory=weakref.WeakKeyDictionary)
-    )
+    _client: ClientPool[httpx.Client] | None = PrivateAttr(default=None)
+    _async_clients: weakref.WeakKeyDictionary[
+        asyncio.AbstractEventLoop, ClientPool[httpx.AsyncClient]
+    ] = PrivateAttr(default_factory=weakref.WeakKeyDictionary)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @model_validator(mode="after")
@@ -277,40 +286,54 @@ class ChatQwenVL(BaseChatModel):
         connect = min(self.timeout, 10.0) if self.timeout is not None else 10.0
         return httpx.Timeout(self.timeout, connect=connect)
 
-    def _sync_client(self) -> httpx.Client:
+    def _limits(self) -> dict[str, Any]:
+        return {
+            "max_connections": self.max_connections,
+            "max_keepalive_connections": self.max_keepalive_connections,
+        }
+
+    def _sync_client(self) -> httpx.Client | ClientPool[httpx.Client]:
         if self.http_client is not None:
             return self.http_client
         with self._lock:
             if self._client is None:
-                self._client = httpx.Client(timeout=self._httpx_timeout())
+                timeout, verify = self._httpx_timeout(), shared_ssl_context()
+                self._client = ClientPool(
+                    lambda limits: httpx.Client(timeout=timeout, limits=limits, verify=verify),
+                    **self._limits(),
+                )
             return self._client
 
-    def _async_client(self) -> httpx.AsyncClient:
+    def _async_client(self) -> httpx.AsyncClient | ClientPool[httpx.AsyncClient]:
         if self.http_async_client is not None:
             return self.http_async_client
         # An AsyncClient's pool belongs to the event loop that opened its connections, so keep
         # one per loop (pytest-asyncio and asyncio.run() each bring a fresh loop).
         loop = asyncio.get_running_loop()
         with self._lock:
-            client = self._async_clients.get(loop)
-            if client is None:
-                client = httpx.AsyncClient(timeout=self._httpx_timeout())
-                self._async_clients[loop] = client
-            return client
+            pool = self._async_clients.get(loop)
+            if pool is None:
+                timeout, verify = self._httpx_timeout(), shared_ssl_context()
+                pool = ClientPool(
+                    lambda limits: httpx.AsyncClient(timeout=timeout, limits=limits, verify=verify),
+                    **self._limits(),
+                )
+                self._async_clients[loop] = pool
+            return pool
 
     def close(self) -> None:
-        """Close the sync client this model created (a user-given client is left open)."""
+        """Close the sync clients this model created (a user-given client is left open)."""
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            pool, self._client = self._client, None
+        for client in pool.take_all() if pool is not None else []:
+            client.close()
 
     async def aclose(self) -> None:
-        """Close the async client this model created for the running event loop."""
+        """Close the async clients this model created for the running event loop."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            client = self._async_clients.pop(loop, None)
-        if client is not None:
+            pool = self._async_clients.pop(loop, None)
+        for client in pool.take_all() if pool is not None else []:
             await client.aclose()
 
     # --- request building (pure) ----------------------------------------------------------
