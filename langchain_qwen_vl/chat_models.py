@@ -26,7 +26,7 @@ from pydantic import (
 )
 from typing_extensions import Self
 
-from langchain_qwen_vl import _params, _tool_binding, _transport, media
+from langchain_qwen_vl import _params, _parse_guard, _tool_binding, _transport, media
 from langchain_qwen_vl._endpoints import (
     REGION_BASE_URLS,
     Region,
@@ -416,7 +416,7 @@ class ChatQwenVL(BaseChatModel):
         response = _transport.post_json(
             self._sync_client(), self._endpoint(), body, self._policy(), notifier(run_manager)
         )
-        return chat_completions.result_from_response(response)
+        return _parse_guard.parse_result(response)
 
     async def _agenerate(
         self,
@@ -429,7 +429,7 @@ class ChatQwenVL(BaseChatModel):
         response = await _transport.apost_json(
             self._async_client(), self._endpoint(), body, self._policy(), notifier(run_manager)
         )
-        return chat_completions.result_from_response(response)
+        return _parse_guard.parse_result(response)
 
     # Streams: langchain-core calls _stream/_astream from stream()/astream() without a run
     # manager, so retries of those show in the log only; a streamed invoke passes one.
@@ -446,12 +446,12 @@ class ChatQwenVL(BaseChatModel):
             yield _as_single_chunk(self._generate(messages, stop, run_manager, **kwargs))
             return
         body = self._encode(self._build_payload(messages, stop, stream=True, **kwargs))
-        feed = StreamAssembler(output_version=self.output_version).feed
+        assembler = StreamAssembler(output_version=self.output_version)
         events = _transport.stream_events(
             self._sync_client(), self._endpoint(), body, self._policy(), notifier(run_manager)
         )
         for payload in events:
-            chunk = feed(payload)
+            chunk = _parse_guard.feed(assembler, payload)
             if chunk is not None:
                 yield chunk
 
@@ -466,12 +466,12 @@ class ChatQwenVL(BaseChatModel):
             yield _as_single_chunk(await self._agenerate(messages, stop, run_manager, **kwargs))
             return
         body = self._encode(self._build_payload(messages, stop, stream=True, **kwargs))
-        feed = StreamAssembler(output_version=self.output_version).feed
+        assembler = StreamAssembler(output_version=self.output_version)
         events = _transport.astream_events(
             self._async_client(), self._endpoint(), body, self._policy(), notifier(run_manager)
         )
         async for payload in events:
-            chunk = feed(payload)
+            chunk = _parse_guard.feed(assembler, payload)
             if chunk is not None:
                 yield chunk
 
