@@ -37,8 +37,8 @@ from floor_model import FloorChatModel  # noqa: E402
 
 from langchain_qwen_vl import ChatQwenVL  # noqa: E402
 
-ROUNDS = 3
-PER_ROUND = 20
+ROUNDS = 7
+PER_ROUND = 40
 WARMUP = 20
 MODES = ("invoke", "stream", "ainvoke", "astream")
 FLOOR_GOAL = 1.08

@@ -46,7 +46,7 @@ async def _until_disconnect(receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
 
-    with contextlib.suppress(TimeoutError):
+    with contextlib.suppress(asyncio.TimeoutError):  # not TimeoutError before 3.11
         await asyncio.wait_for(wait(), STALL_CAP_S)
 
 
