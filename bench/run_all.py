@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark once and write bench/RESULTS.md (ratios, one run).
 
-Sections: per-call overhead (bench_overhead), concurrency (bench_pool), the fault matrix
+Sections: per-call overhead (bench_overhead), concurrency (bench_pool), HTTP/2 vs HTTP/1.1
+(bench_http2), the fault matrix
 (tests/integration_tests/test_fault_matrix.py run by pytest, with the table it checks), image
 preprocessing (bench_image_preprocess.py) and scans (bench_scans.py). Each script still runs
 on its own and prints its results.
@@ -95,6 +96,7 @@ def header() -> str:
 
 
 def main() -> int:
+    import bench_http2
     import bench_overhead
     import bench_pool
 
@@ -102,6 +104,7 @@ def main() -> int:
     for name, make in (
         ("overhead", bench_overhead.run),
         ("pool", bench_pool.run),
+        ("http2", bench_http2.run),
         ("faults", fault_section),
         ("images", image_section),
         ("scans", scans_section),

@@ -5,12 +5,15 @@ Used by the benchmarks so that what is measured is the client, not the server:
 non-stream body for plain requests and the recorded SSE stream when the request asks for
 `"stream": true`, after LATENCY_MS (default 0) of simulated service time.
 `GET /stats` returns (and resets) how many connections clients opened: distinct client ports.
+Also an ASGI app for other servers: `hypercorn bench.static_server:app` (HTTP/2 over TLS), with
+the latency in `BENCH_LATENCY_MS`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +22,9 @@ import uvicorn
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "dashscope"
 JSON_BODY = (FIXTURES / "compat-nonstream-vl-multi-image.json").read_bytes()
 SSE_BODY = (FIXTURES / "compat-stream-text.sse").read_bytes() + b"\n"
-LATENCY_S = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 and sys.argv[2][0].isdigit() else 0.0
+_ARG = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2][:1].isdigit() else None
+# Under another server (hypercorn, for HTTP/2) the latency comes from the environment.
+LATENCY_S = float(_ARG or os.environ.get("BENCH_LATENCY_MS", "0")) / 1000
 _clients: set[tuple[str, int]] = set()
 
 
