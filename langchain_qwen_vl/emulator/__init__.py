@@ -15,8 +15,9 @@ colours, an echo of the question — and every free-text answer starts with ``[e
 ``seed`` and ``temperature`` change nothing.
 
 Faults for resilience tests: header ``X-Emulator-Fault`` or :meth:`EmulatorHandle.inject_faults`
-(``429``, ``429:<s>``, ``500``, ``reset``, ``slow:<ms>``, ``truncate``, ``repeat-id``; see
-:mod:`langchain_qwen_vl.emulator._faults`).
+(``429``, ``429:<s>``, ``500``, ``reset``, ``slow:<ms>``, ``truncate``, ``repeat-id``,
+``stall``, ``stall-mid``, ``reset-mid``, ``cut``, ``malformed``, ``html502``,
+``stream-error``, ``empty-choices``; see :mod:`langchain_qwen_vl.emulator._faults`).
 
 Example:
     >>> import httpx
