@@ -1,23 +1,27 @@
-"""Per-call overhead, import time and construction time of ChatQwenVL (issue: speed targets).
+"""Per-call overhead, import time and construction time of ChatQwenVL.
 
-Runs on demand (`python bench/bench_overhead.py`, or `make bench`); prints medians and ratios
-measured in this one run against baselines measured in the same run:
+Runs on demand (`python bench/bench_overhead.py`, or `make bench`, which also writes
+bench/RESULTS.md). Everything is measured in this one run, against a loopback server replaying
+a recorded body (bench/static_server.py), as medians of per-call times taken in interleaved
+rounds (each contender runs a slice, then the next, so machine noise hits all alike):
 
-- invoke / stream on loopback against a static recorded response, vs a raw httpx POST of the
-  same body (targets: invoke <= 1.3x, stream <= 1.5x); ChatOpenAI on the same server too;
-- `import langchain_qwen_vl` vs `import langchain_core.language_models` (target <= 1.3x);
-- constructing a ChatQwenVL (target < 1 ms).
+- invoke / stream / ainvoke / astream of ChatQwenVL vs raw httpx, vs the "floor" model
+  (bench/floor_model.py; goal ChatQwenVL <= 1.08x the floor), vs ChatOpenAI (langchain-openai)
+  and ChatQwen (langchain-qwq) pointed at the same server, when installed;
+- `import langchain_qwen_vl` vs `import langchain_core.language_models`;
+- constructing a ChatQwenVL (goal < 1 ms).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,66 +29,81 @@ from typing import Any
 import httpx
 from langchain_core.messages import HumanMessage
 
-from langchain_qwen_vl import ChatQwenVL
-
 HERE = Path(__file__).resolve().parent
-CALLS = 300
-WARMUP = 30
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from floor_model import FloorChatModel  # noqa: E402
+
+from langchain_qwen_vl import ChatQwenVL  # noqa: E402
+
+ROUNDS = 7
+PER_ROUND = 40
+WARMUP = 20
+MODES = ("invoke", "stream", "ainvoke", "astream")
+FLOOR_GOAL = 1.08
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with closing(socket.socket()) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 @contextmanager
-def static_server() -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, str(HERE / "static_server.py"), str(port)])
+def static_server(latency_ms: int = 0) -> Iterator[str]:
+    """Start bench/static_server.py; yield its root URL (``http://127.0.0.1:PORT``)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "static_server.py"), str(port), str(latency_ms)]
+    )
+    root = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             try:
-                httpx.get(f"http://127.0.0.1:{port}/")
+                httpx.get(f"{root}/stats")
                 break
             except httpx.HTTPError:
                 time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/compatible-mode/v1"
+        yield root
     finally:
         process.terminate()
         process.wait(10)
 
 
-def median_seconds(fn: Callable[[], Any], calls: int = CALLS) -> float:
-    for _ in range(WARMUP):
-        fn()
-    samples = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+MESSAGES = [
+    HumanMessage(
+        content=[
+            {"type": "text", "text": "What is in these pictures?"},
+            {"type": "image", "url": "https://example.com/a.png"},
+        ]
+    )
+]
+
+# One event loop for every async measurement: async clients keep connections bound to a loop.
+_LOOP = asyncio.new_event_loop()
+
+Sync = Callable[[], Any]
+Async = Callable[[], Awaitable[Any]]
 
 
-def bench_calls(base_url: str) -> None:
-    messages = [
-        HumanMessage(
-            content=[
-                {"type": "text", "text": "What is in these pictures?"},
-                {"type": "image", "url": "https://example.com/a.png"},
-            ]
-        )
-    ]
-    llm = ChatQwenVL(api_key="sk-bench", base_url=base_url, max_retries=0)
+def contenders(base_url: str) -> dict[str, dict[str, Sync | Async]]:
+    """name -> mode -> one call."""
+    ours = ChatQwenVL(api_key="sk-bench", base_url=base_url, max_retries=0)
     url = base_url + "/chat/completions"
     headers = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}
-    body = json.dumps(llm._build_payload(messages)).encode()
-    stream_body = json.dumps(llm._build_payload(messages, stream=True)).encode()
-    raw = httpx.Client()
-
-    def raw_invoke() -> None:
-        raw.post(url, content=body, headers=headers).json()
+    body = json.dumps(ours._build_payload(MESSAGES)).encode()
+    stream_body = json.dumps(ours._build_payload(MESSAGES, stream=True)).encode()
+    raw, araw = httpx.Client(), httpx.AsyncClient()
+    floor = FloorChatModel(
+        url=url,
+        headers=headers,
+        body=body,
+        stream_body=stream_body,
+        client=httpx.Client(),
+        aclient=httpx.AsyncClient(),
+    )
 
     def raw_stream() -> None:
         with raw.stream("POST", url, content=stream_body, headers=headers) as response:
@@ -92,87 +111,129 @@ def bench_calls(base_url: str) -> None:
                 if line.startswith("data: ") and line != "data: [DONE]":
                     json.loads(line[6:])
 
-    def ours_invoke() -> None:
-        llm.invoke(messages)
+    async def raw_astream() -> None:
+        async with araw.stream("POST", url, content=stream_body, headers=headers) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    json.loads(line[6:])
 
-    def ours_stream() -> None:
-        for _ in llm.stream(messages):
-            pass
+    async def raw_ainvoke() -> None:
+        (await araw.post(url, content=body, headers=headers)).json()
 
-    # The floor: what langchain-core's invoke/stream machinery (callbacks, tracing, message
-    # merging) costs by itself, measured on a fake model that does no I/O, same messages.
-    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-
-    recorded = llm.invoke(messages)
-    words = [w + " " for w in str(recorded.content).split(" ")][:8]
-
-    def fake_invoke() -> None:
-        GenericFakeChatModel(messages=iter([recorded])).invoke(messages)
-
-    def fake_stream() -> None:
-        for _ in GenericFakeChatModel(messages=iter(["".join(words)])).stream(messages):
-            pass
-
-    results = {
-        "core floor invoke": median_seconds(fake_invoke),
-        "core floor stream": median_seconds(fake_stream),
-        "raw httpx invoke": median_seconds(raw_invoke),
-        "ChatQwenVL invoke": median_seconds(ours_invoke),
-        "raw httpx stream": median_seconds(raw_stream),
-        "ChatQwenVL stream": median_seconds(ours_stream),
+    table: dict[str, dict[str, Sync | Async]] = {
+        "raw httpx": {
+            "invoke": lambda: raw.post(url, content=body, headers=headers).json(),
+            "stream": raw_stream,
+            "ainvoke": raw_ainvoke,
+            "astream": raw_astream,
+        }
     }
+    models: dict[str, Any] = {"floor": floor, "ChatQwenVL": ours}
     try:
         from langchain_openai import ChatOpenAI
 
-        openai = ChatOpenAI(
-            model="qwen3-vl-flash",
-            api_key="sk-bench",
-            base_url=base_url,  # type: ignore[arg-type]
-            max_retries=0,
+        models["ChatOpenAI"] = ChatOpenAI(
+            model="qwen3-vl-flash", api_key="sk-bench", base_url=base_url, max_retries=0
         )
-
-        def openai_invoke() -> None:
-            openai.invoke(messages)
-
-        def openai_stream() -> None:
-            for _ in openai.stream(messages):
-                pass
-
-        results["ChatOpenAI invoke"] = median_seconds(openai_invoke)
-        results["ChatOpenAI stream"] = median_seconds(openai_stream)
     except ImportError:
-        print("langchain-openai not installed: ChatOpenAI rows skipped (pip install -e '.[bench]')")
+        print("langchain-openai not installed: ChatOpenAI skipped (pip install -e '.[bench]')")
+    try:
+        from langchain_qwq import ChatQwen
 
-    print(f"\n== per-call overhead on loopback, median of {CALLS} calls")
-    for name, seconds in results.items():
-        print(f"{name:<22} {seconds * 1000:8.3f} ms")
-
-    def ratio(name: str, kind: str) -> float:
-        return results[f"{name} {kind}"] / results[f"raw httpx {kind}"]
-
-    print(f"invoke ratio ChatQwenVL / raw httpx: {ratio('ChatQwenVL', 'invoke'):.2f}x (<= 1.3x)")
-    print(f"stream ratio ChatQwenVL / raw httpx: {ratio('ChatQwenVL', 'stream'):.2f}x (<= 1.5x)")
-    for kind in ("invoke", "stream"):
-        own = (
-            results[f"ChatQwenVL {kind}"]
-            - results[f"raw httpx {kind}"]
-            - results[f"core floor {kind}"]
+        models["ChatQwen"] = ChatQwen(
+            model="qwen3-vl-flash", api_key="sk-bench", base_url=base_url, max_retries=0
         )
-        best = (results[f"raw httpx {kind}"] + results[f"core floor {kind}"]) / results[
-            f"raw httpx {kind}"
-        ]
-        print(
-            f"{kind}: langchain-core floor alone would give {best:.2f}x; this package adds "
-            f"{own * 1000:.3f} ms on top of raw httpx + floor"
-        )
-    if "ChatOpenAI invoke" in results:
-        print(
-            f"ChatOpenAI / raw httpx: invoke {ratio('ChatOpenAI', 'invoke'):.2f}x, "
-            f"stream {ratio('ChatOpenAI', 'stream'):.2f}x"
-        )
+    except ImportError:
+        print("langchain-qwq not installed: ChatQwen skipped (pip install -e '.[bench]')")
+    for name, model in models.items():
+        table[name] = _model_calls(model)
+    return table
 
 
-def _import_seconds(statement: str, runs: int = 15) -> float:
+def _model_calls(model: Any) -> dict[str, Sync | Async]:
+    def stream() -> None:
+        for _ in model.stream(MESSAGES):
+            pass
+
+    async def astream() -> None:
+        async for _ in model.astream(MESSAGES):
+            pass
+
+    return {
+        "invoke": lambda: model.invoke(MESSAGES),
+        "stream": stream,
+        "ainvoke": lambda: model.ainvoke(MESSAGES),
+        "astream": astream,
+    }
+
+
+def _timed_sync(call: Sync, count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def _timed_async(call: Async, count: int) -> list[float]:
+    async def body() -> list[float]:
+        samples = []
+        for _ in range(count):
+            start = time.perf_counter()
+            await call()
+            samples.append(time.perf_counter() - start)
+        return samples
+
+    return _LOOP.run_until_complete(body())
+
+
+def measure(table: dict[str, dict[str, Sync | Async]]) -> dict[tuple[str, str], float]:
+    """Median seconds per call, keyed by (contender, mode)."""
+    samples: dict[tuple[str, str], list[float]] = {}
+    for mode in MODES:
+        timed = _timed_async if mode.startswith("a") else _timed_sync
+        for calls in table.values():
+            timed(calls[mode], WARMUP)  # type: ignore[arg-type]
+        for _ in range(ROUNDS):
+            for name, calls in table.items():
+                samples.setdefault((name, mode), []).extend(
+                    timed(calls[mode], PER_ROUND)  # type: ignore[arg-type]
+                )
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def calls_markdown(medians: dict[tuple[str, str], float]) -> tuple[str, dict[str, float]]:
+    names = sorted(
+        {name for name, _ in medians}, key=list(dict.fromkeys(n for n, _ in medians)).index
+    )
+    lines = [
+        f"Median per call on loopback (static recorded body), {ROUNDS} interleaved rounds × "
+        f"{PER_ROUND} calls.",
+        "",
+        "| contender | " + " | ".join(MODES) + " |",
+        "|---|" + "---|" * len(MODES),
+    ]
+    for name in names:
+        cells = []
+        for mode in MODES:
+            seconds = medians[(name, mode)]
+            raw = medians[("raw httpx", mode)]
+            floor = medians[("floor", mode)]
+            cells.append(
+                f"{seconds * 1000:.3f} ms ({seconds / raw:.2f}× raw, {seconds / floor:.2f}× floor)"
+            )
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    ratios = {mode: medians[("ChatQwenVL", mode)] / medians[("floor", mode)] for mode in MODES}
+    verdict = ", ".join(
+        f"{mode} {ratio:.2f}× ({'met' if ratio <= FLOOR_GOAL else 'missed'})"
+        for mode, ratio in ratios.items()
+    )
+    lines += ["", f"ChatQwenVL vs floor (goal ≤ {FLOOR_GOAL}×): {verdict}."]
+    return "\n".join(lines) + "\n", ratios
+
+
+def _import_seconds(statement: str, runs: int = 11) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     samples = [
         float(
@@ -185,36 +246,41 @@ def _import_seconds(statement: str, runs: int = 15) -> float:
     return statistics.median(samples)
 
 
-def bench_import() -> None:
+def import_markdown() -> str:
     pairs = [
-        ("import langchain_core.language_models", "import langchain_qwen_vl", "<= 1.3x"),
+        ("import langchain_core.language_models", "import langchain_qwen_vl"),
         (
             "from langchain_core.language_models import BaseChatModel",
             "from langchain_qwen_vl import ChatQwenVL",
-            "no target; the cost of the chat model itself",
         ),
     ]
-    print("\n== import time, median of 15 fresh interpreters")
-    for baseline, ours, target in pairs:
+    lines = ["| baseline | ms | ours | ms | ratio |", "|---|---|---|---|---|"]
+    for baseline, ours in pairs:
         base_s, ours_s = _import_seconds(baseline), _import_seconds(ours)
-        print(f"{baseline:<58} {base_s * 1000:8.1f} ms")
-        print(f"{ours:<58} {ours_s * 1000:8.1f} ms")
-        print(f"ratio: {ours_s / base_s:.2f}x ({target})")
-
-
-def bench_construct() -> None:
+        lines.append(
+            f"| `{baseline}` | {base_s * 1000:.1f} | `{ours}` | {ours_s * 1000:.1f} | "
+            f"{ours_s / base_s:.2f}× |"
+        )
     ChatQwenVL(api_key="sk-bench")
-    seconds = median_seconds(lambda: ChatQwenVL(api_key="sk-bench", temperature=0.2), 2000)
-    print("\n== constructing ChatQwenVL, median of 2000")
-    print(f"{seconds * 1e6:.1f} us (target < 1000 us)")
+    samples = _timed_sync(lambda: ChatQwenVL(api_key="sk-bench", temperature=0.2), 2000)
+    construct_us = statistics.median(samples) * 1e6
+    lines += [
+        "",
+        f"Constructing a ChatQwenVL: {construct_us:.1f} µs median of 2000 (goal < 1000 µs: "
+        f"{'met' if construct_us < 1000 else 'missed'}).",
+    ]
+    return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    bench_construct()
-    bench_import()
-    with static_server() as base_url:
-        bench_calls(base_url)
+def run() -> str:
+    """The Markdown section for bench/RESULTS.md."""
+    with static_server() as root:
+        medians = measure(contenders(root + "/compatible-mode/v1"))
+    calls, _ = calls_markdown(medians)
+    return (
+        "## Per-call overhead\n\n" + calls + "\n## Import and construction\n\n" + import_markdown()
+    )
 
 
 if __name__ == "__main__":
-    main()
+    print(run())

@@ -48,6 +48,7 @@ from langchain_qwen_vl._scan_render import (
     pdfium_executor,
 )
 from langchain_qwen_vl._scan_sync import Progress
+from langchain_qwen_vl.errors import QwenVLError
 from langchain_qwen_vl.media import image_tokens_for_size, prepared_block
 
 __all__ = [
@@ -162,7 +163,13 @@ def _error_document(failure: ScanFailure, total_pages: int) -> Document:
     if failure.page is not None:
         meta["page"] = failure.page
     meta["error"] = str(failure.error)
-    meta["error_type"] = type(failure.error).__name__
+    # A page wrapper names the page; the model's own error (its cause) names what went wrong.
+    cause = failure.error.__cause__
+    real = cause if isinstance(cause, QwenVLError) else failure.error
+    meta["error_type"] = type(real).__name__
+    for key, attr in (("error_status", "status_code"), ("error_code", "code"), ("request_id",) * 2):
+        if getattr(real, attr, None) is not None:
+            meta[key] = getattr(real, attr)
     return Document(page_content="", metadata=meta)
 
 

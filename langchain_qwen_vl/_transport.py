@@ -1,31 +1,37 @@
 """HTTP I/O: POST a JSON body or read an SSE stream, with retries, mapping failures to our errors.
 
 The only module that touches the network. Retries (exponential backoff with jitter, honouring
-``Retry-After``) happen on 429, 5xx, connection errors and timeouts; never on other 4xx. A stream
-is retried only before its first event reached the caller; after that a break raises
-:class:`QwenVLStreamError`, and so does a stream that ends without ``data: [DONE]``.
+``Retry-After``) happen on 429, 5xx, connection errors and timeouts; never on other 4xx, and
+never on a 200 (the call was processed and may be billed: an unusable 200 body raises
+:class:`QwenVLResponseError` at once). A stream is retried only before its first event reached
+the caller; after that a break raises :class:`QwenVLStreamError`, and so does a stream that ends
+without ``data: [DONE]``.
+
+The retry and stream logic is written once, as generators that yield what to do next (send,
+read a line, sleep, hand a payload over) and receive the outcome: the sync and async functions
+below only perform those steps, the way httpx drives its auth flows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import httpx
-from httpx_sse import ServerSentEvent
-from httpx_sse._decoders import SSEDecoder
 
+from langchain_qwen_vl._pool import ClientPool
+from langchain_qwen_vl._sse import SSELineParser
 from langchain_qwen_vl.errors import (
-    QwenVLAPIStatusError,
     QwenVLConnectionError,
     QwenVLError,
-    QwenVLServerError,
+    QwenVLResponseError,
     QwenVLStreamError,
     QwenVLTimeoutError,
     error_from_response,
@@ -38,6 +44,9 @@ _DONE = "[DONE]"
 # Indirections so tests can record the backoff without patching the asyncio module globally.
 _sleep = time.sleep
 _asleep = asyncio.sleep
+
+OnRetry = Callable[[QwenVLError, int, float], "Awaitable[None] | None"]
+"""Called before each retry with (error, retry number from 1, seconds until it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +79,50 @@ class Endpoint:
         return f"Endpoint(url={self.url!r})"
 
 
-def _should_retry(error: QwenVLError) -> bool:
-    # A stream error is retryable too, but only before the first event (callers check that).
-    return bool(getattr(error, "is_retryable", False))
+# --- what a flow asks its driver to do ---------------------------------------------------
+
+
+class _Step:
+    __slots__ = ()
+
+
+class _Send(_Step):
+    """Send the request; reply with the response (head only for a stream) or the httpx error."""
+
+
+class _Read(_Step):
+    """Read the whole body; reply with bytes or the httpx error."""
+
+
+class _Line(_Step):
+    """Reply with the next line of the body, ``None`` at its end, or the httpx error."""
+
+
+class _Drain(_Step):
+    """Read what is left so the connection returns to the pool; reply with nothing."""
+
+
+@dataclass(slots=True)
+class _Wait(_Step):
+    """Close the current response, report the retry, sleep ``delay``; reply with nothing."""
+
+    error: QwenVLError
+    retry: int
+    delay: float
+
+
+@dataclass(slots=True)
+class _Emit(_Step):
+    """Hand ``payload`` to the caller; reply with nothing."""
+
+    payload: dict[str, Any]
+
+
+SEND, READ, LINE, DRAIN = _Send(), _Read(), _Line(), _Drain()
+Flow = Generator[_Step, Any, Any]
+
+
+# --- error mapping ------------------------------------------------------------------------
 
 
 def _from_httpx(error: httpx.HTTPError, endpoint: Endpoint) -> QwenVLError:
@@ -87,97 +137,111 @@ def _from_httpx(error: httpx.HTTPError, endpoint: Endpoint) -> QwenVLError:
     )
 
 
-def _malformed(endpoint: Endpoint, detail: str) -> QwenVLServerError:
-    return QwenVLServerError(
-        f"Qwen-VL returned a malformed response from {endpoint.url}: {detail}",
-        status_code=200,
+def _header_request_id(response: httpx.Response) -> str | None:
+    headers = response.headers
+    found: str | None = headers.get("x-request-id") or headers.get("x-dashscope-request-id")
+    return found
+
+
+def _unusable(
+    response: httpx.Response, endpoint: Endpoint, detail: str, body: Any = None
+) -> QwenVLResponseError:
+    request_id = None
+    if isinstance(body, Mapping):
+        found = body.get("request_id") or body.get("id")
+        request_id = found if isinstance(found, str) and found else None
+    request_id = request_id or _header_request_id(response)
+    suffix = f" [request_id={request_id}]" if request_id else ""
+    return QwenVLResponseError(
+        f"Qwen-VL answered {response.status_code} from {endpoint.url} with an unusable body: "
+        f"{detail}. Not retried: the call was processed and may be billed.{suffix}",
+        status_code=response.status_code,
         code="malformed_response",
+        request_id=request_id,
+        body=body,
     )
 
 
 def _status_error(response: httpx.Response, body: bytes, endpoint: Endpoint) -> QwenVLError:
     return error_from_response(
-        response.status_code, body, dict(response.headers), base_url=endpoint.base_url
+        response.status_code, body, response.headers, base_url=endpoint.base_url
     )
 
 
-def _decode_json(body: bytes, endpoint: Endpoint) -> dict[str, Any]:
+def _decode_json(
+    response: httpx.Response, body: bytes, endpoint: Endpoint, *, require_choices: bool
+) -> dict[str, Any]:
     try:
         decoded = json.loads(body)
     except ValueError as error:
-        raise _malformed(endpoint, f"body is not JSON ({error}); {len(body)} bytes") from error
+        raise _unusable(response, endpoint, f"not JSON ({error}; {len(body)} bytes)") from error
     if not isinstance(decoded, dict):
-        raise _malformed(endpoint, "body is not a JSON object")
+        raise _unusable(response, endpoint, "not a JSON object")
     if "error" in decoded and "choices" not in decoded:
-        raise error_from_response(400, decoded, base_url=endpoint.base_url)
+        raise error_from_response(
+            response.status_code, decoded, response.headers, base_url=endpoint.base_url
+        )
+    if require_choices:
+        choices = decoded.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise _unusable(response, endpoint, "no `choices` in the answer", decoded)
     return decoded
 
 
-def _decode_line(decoder: SSEDecoder, line: str, first: bool) -> ServerSentEvent | None:
-    if first:
-        line = line.lstrip("\ufeff")
-    return decoder.decode(line.rstrip("\r\n"))
+def _json_or_raise(response: httpx.Response, body: bytes, endpoint: Endpoint) -> dict[str, Any]:
+    if response.status_code >= 400:
+        raise _status_error(response, body, endpoint)
+    return _decode_json(response, body, endpoint, require_choices=True)
 
 
-def _iter_events(response: httpx.Response) -> Iterator[ServerSentEvent]:
-    decoder = SSEDecoder()
-    first = True
-    for line in response.iter_lines():
-        event = _decode_line(decoder, line, first)
-        first = False
-        if event is not None:
-            yield event
-    # A body whose last event lacks the closing blank line still completes that event: the
-    # recorded compat-stream-text.sse ends with "data: [DONE]\n" and nothing after it.
-    event = decoder.decode("")
-    if event is not None:
-        yield event
+def _is_event_stream(response: httpx.Response) -> bool:
+    content_type = response.headers.get("content-type", "")
+    return response.status_code < 400 and "text/event-stream" in content_type
 
 
-async def _aiter_events(response: httpx.Response) -> AsyncIterator[ServerSentEvent]:
-    decoder = SSEDecoder()
-    first = True
-    async for line in response.aiter_lines():
-        event = _decode_line(decoder, line, first)
-        first = False
-        if event is not None:
-            yield event
-    event = decoder.decode("")
-    if event is not None:
-        yield event
-
-
-def _payload_of(event: ServerSentEvent, endpoint: Endpoint) -> dict[str, Any] | None:
-    """Decode one SSE event; ``None`` for ``[DONE]``; raise for an error event."""
-    if event.data == _DONE:
-        return None
-    try:
-        payload = json.loads(event.data)
-    except ValueError as error:
-        raise QwenVLStreamError(f"Qwen-VL stream sent an undecodable event: {error}") from error
-    if not isinstance(payload, dict):
-        raise QwenVLStreamError("Qwen-VL stream sent an event that is not a JSON object")
-    # An error can arrive inside a 200 stream: natively as `event:error` (recorded in
-    # native-error-400-in-stream.sse), or as an OpenAI-style {"error": {...}} object.
-    if event.event == "error" or "error" in payload:
-        raise error_from_response(400, payload, base_url=endpoint.base_url)
-    return payload
-
-
-def _raise_truncated(endpoint: Endpoint, cause: BaseException | None = None) -> NoReturn:
-    detail = f" ({type(cause).__name__}: {cause})" if cause else ""
-    raise QwenVLStreamError(
-        f"Qwen-VL stream from {endpoint.url} ended before `data: [DONE]`{detail}; the partial "
-        "answer is discarded rather than returned as if complete."
-    ) from cause
-
-
-def _check_stream_response(response: httpx.Response, body: bytes, endpoint: Endpoint) -> None:
+def _check_stream_response(response: httpx.Response, body: bytes, endpoint: Endpoint) -> NoReturn:
     if response.status_code >= 400:
         raise _status_error(response, body, endpoint)
     # Not an event stream: the server answered with a JSON body (e.g. an error object).
-    _decode_json(body, endpoint)
-    raise _malformed(endpoint, "expected an event stream, got a JSON body")
+    _decode_json(response, body, endpoint, require_choices=False)
+    raise _unusable(response, endpoint, "expected an event stream, got a JSON body")
+
+
+def _payload_of(
+    event: str, data: str, response: httpx.Response, endpoint: Endpoint
+) -> dict[str, Any] | None:
+    """Decode one SSE event; ``None`` for ``[DONE]``; raise for an error event."""
+    if data == _DONE:
+        return None
+    # Not JSON inside a 200 stream: the service answered (and may bill); never retried.
+    try:
+        payload = json.loads(data)
+    except ValueError as error:
+        detail = f"a stream event is not JSON ({error})"
+        raise _unusable(response, endpoint, detail) from error
+    if not isinstance(payload, dict):
+        raise _unusable(response, endpoint, "a stream event is not a JSON object")
+    # An error can arrive inside a 200 stream: natively as `event:error` (recorded in
+    # native-error-400-in-stream.sse), or as an OpenAI-style {"error": {...}} object. Report
+    # the status actually received and the error's own code.
+    if event == "error" or "error" in payload:
+        raise error_from_response(
+            response.status_code, payload, response.headers, base_url=endpoint.base_url
+        )
+    return payload
+
+
+def _truncated(
+    endpoint: Endpoint, response: httpx.Response | None, cause: BaseException | None = None
+) -> QwenVLStreamError:
+    detail = f" ({type(cause).__name__}: {cause})" if cause else ""
+    request_id = _header_request_id(response) if response is not None else None
+    suffix = f" [request_id={request_id}]" if request_id else ""
+    return QwenVLStreamError(
+        f"Qwen-VL stream from {endpoint.url} ended before `data: [DONE]`{detail}; the partial "
+        f"answer is discarded rather than returned as if complete.{suffix}",
+        request_id=request_id,
+    )
 
 
 def _retry_delay_or_raise(
@@ -188,10 +252,10 @@ def _retry_delay_or_raise(
     Final: retries used up, an error that is not retryable, or a stream that already handed
     events to the caller (retrying it would repeat them).
     """
-    if started or attempt >= policy.max_retries or not _should_retry(error):
+    if started or attempt >= policy.max_retries or not getattr(error, "is_retryable", False):
         raise error
     delay = policy.delay(attempt, error)
-    logger.warning(
+    logger.info(
         "Qwen-VL request failed (%s); retry %d of %d in %.2fs",
         type(error).__name__,
         attempt + 1,
@@ -201,129 +265,288 @@ def _retry_delay_or_raise(
     return delay
 
 
-def _json_or_raise(response: httpx.Response, endpoint: Endpoint) -> dict[str, Any]:
-    if response.status_code >= 400:
-        raise _status_error(response, response.content, endpoint)
-    return _decode_json(response.content, endpoint)
+# --- the flows (no I/O) ---------------------------------------------------------------
 
 
-def _is_event_stream(response: httpx.Response) -> bool:
-    content_type = response.headers.get("content-type", "")
-    return response.status_code < 400 and "text/event-stream" in content_type
+def post_flow(endpoint: Endpoint, policy: RetryPolicy) -> Flow:
+    """One JSON call with retries; returns the decoded answer."""
+    attempt = 0
+    while True:
+        try:
+            reply = yield SEND
+            if isinstance(reply, httpx.HTTPError):
+                raise _from_httpx(reply, endpoint) from reply
+            response: httpx.Response = reply
+            body = yield READ
+            if isinstance(body, httpx.HTTPError):
+                raise _from_httpx(body, endpoint) from body
+            return _json_or_raise(response, body, endpoint)
+        except QwenVLError as error:
+            failure, delay = error, _retry_delay_or_raise(error, attempt, policy)
+        attempt += 1
+        yield _Wait(failure, attempt, delay)
 
 
-# --- sync ------------------------------------------------------------------------------
+def stream_flow(endpoint: Endpoint, policy: RetryPolicy) -> Flow:
+    """One streamed call with retries before the first event; emits each decoded payload."""
+    attempt = 0
+    while True:
+        started = any_choice = False
+        try:
+            reply = yield SEND
+            if isinstance(reply, httpx.HTTPError):
+                raise _from_httpx(reply, endpoint) from reply
+            if not _is_event_stream(reply):
+                body = yield READ
+                if isinstance(body, httpx.HTTPError):
+                    raise _from_httpx(body, endpoint) from body
+                _check_stream_response(reply, body, endpoint)
+            parser = SSELineParser()
+            last: dict[str, Any] = {}
+            while True:
+                line = yield LINE
+                if isinstance(line, httpx.HTTPError):
+                    if started:
+                        raise _truncated(endpoint, reply, line) from line
+                    raise _from_httpx(line, endpoint) from line
+                event = parser.finish() if line is None else parser.feed(line)
+                if event is not None:
+                    payload = _payload_of(event[0], event[1], reply, endpoint)
+                    if payload is None:
+                        if not started or not any_choice:
+                            raise _unusable(reply, endpoint, "the stream had no `choices`", last)
+                        # Read what follows [DONE] so the connection goes back to the pool (an
+                        # unfinished body makes httpx close it: a new TCP connect each stream).
+                        yield DRAIN
+                        return None
+                    started, last = True, payload
+                    any_choice = any_choice or bool(payload.get("choices"))
+                    yield _Emit(payload)
+                if line is None:
+                    raise _truncated(endpoint, reply)
+        except QwenVLError as error:
+            failure = error
+            delay = _retry_delay_or_raise(error, attempt, policy, started=started)
+        attempt += 1
+        yield _Wait(failure, attempt, delay)
+
+
+# --- sync driver ----------------------------------------------------------------------
+
+
+def _notify(on_retry: OnRetry | None, step: _Wait) -> Awaitable[None] | None:
+    return on_retry(step.error, step.retry, step.delay) if on_retry is not None else None
 
 
 def post_json(
-    client: httpx.Client, endpoint: Endpoint, body: bytes, policy: RetryPolicy
+    client: httpx.Client | ClientPool[httpx.Client],
+    endpoint: Endpoint,
+    body: bytes,
+    policy: RetryPolicy,
+    on_retry: OnRetry | None = None,
 ) -> dict[str, Any]:
     """POST ``body`` and return the decoded JSON answer, retrying transient failures."""
-    attempt = 0
-    while True:
-        try:
-            try:
-                response = client.post(endpoint.url, content=body, headers=endpoint.headers)
-            except httpx.HTTPError as http_error:
-                raise _from_httpx(http_error, endpoint) from http_error
-            return _json_or_raise(response, endpoint)
-        except QwenVLError as error:
-            _sleep(_retry_delay_or_raise(error, attempt, policy))
-            attempt += 1
+    result: dict[str, Any] = {}
+    for payload in stream_sync(post_flow(endpoint, policy), client, endpoint, body, on_retry):
+        result = payload
+    return result
 
 
 def stream_events(
-    client: httpx.Client, endpoint: Endpoint, body: bytes, policy: RetryPolicy
+    client: httpx.Client | ClientPool[httpx.Client],
+    endpoint: Endpoint,
+    body: bytes,
+    policy: RetryPolicy,
+    on_retry: OnRetry | None = None,
 ) -> Iterator[dict[str, Any]]:
     """POST ``body`` and yield each decoded SSE payload until ``[DONE]``."""
-    attempt = 0
-    while True:
-        started = False
-        try:
-            try:
-                with client.stream(
+    return stream_sync(stream_flow(endpoint, policy), client, endpoint, body, on_retry)
+
+
+def stream_sync(
+    flow: Flow,
+    client: httpx.Client | ClientPool[httpx.Client],
+    endpoint: Endpoint,
+    body: bytes,
+    on_retry: OnRetry | None,
+) -> Iterator[dict[str, Any]]:
+    """Perform a flow's steps with a sync client; yield emitted payloads and the return value."""
+    pool = client if isinstance(client, ClientPool) else None
+    slot = -1
+    response: httpx.Response | None = None
+    lines: Iterator[str] | None = None
+
+    def done() -> None:
+        nonlocal response, slot
+        if response is not None:
+            response.close()
+            response = None
+        if slot >= 0 and pool is not None:
+            pool.release(slot)
+            slot = -1
+
+    try:
+        step = next(flow)
+        while True:
+            reply: Any = None
+            if step is LINE:
+                assert lines is not None
+                try:
+                    reply = next(lines, None)
+                except httpx.HTTPError as error:
+                    reply = error
+            elif isinstance(step, _Emit):
+                yield step.payload
+            elif step is SEND:
+                done()
+                if pool is not None:
+                    slot, http = pool.acquire()
+                else:
+                    http = cast(httpx.Client, client)
+                request = http.build_request(
                     "POST", endpoint.url, content=body, headers=endpoint.headers
-                ) as response:
-                    if not _is_event_stream(response):
-                        _check_stream_response(response, response.read(), endpoint)
-                    events = _iter_events(response)
-                    for event in events:
-                        payload = _payload_of(event, endpoint)
-                        if payload is None:
-                            # Read what follows [DONE] so the connection goes back to the pool
-                            # (an unfinished body makes httpx close it: a new TCP connect each
-                            # stream).
-                            for _ in events:
-                                pass
-                            return
-                        started = True
-                        yield payload
-                    _raise_truncated(endpoint)
-            except httpx.HTTPError as http_error:
-                if started:
-                    _raise_truncated(endpoint, http_error)
-                raise _from_httpx(http_error, endpoint) from http_error
-        except QwenVLError as error:
-            _sleep(_retry_delay_or_raise(error, attempt, policy, started=started))
-            attempt += 1
+                )
+                try:
+                    response = reply = http.send(request, stream=True)
+                    lines = response.iter_lines()
+                except httpx.HTTPError as error:
+                    reply = error
+            elif step is READ:
+                assert response is not None
+                try:
+                    reply = response.read()
+                except httpx.HTTPError as error:
+                    reply = error
+            elif step is DRAIN:
+                assert lines is not None
+                try:
+                    for _ in lines:
+                        pass
+                except httpx.HTTPError:
+                    pass  # the answer is complete; only the connection is lost
+            elif isinstance(step, _Wait):
+                done()
+                _notify(on_retry, step)
+                _sleep(step.delay)
+            step = flow.send(reply)
+    except StopIteration as stop:
+        done()
+        if stop.value is not None:
+            yield stop.value
+    finally:
+        done()
+        flow.close()
 
 
-# --- async -----------------------------------------------------------------------------
+# --- async driver ---------------------------------------------------------------------
 
 
 async def apost_json(
-    client: httpx.AsyncClient, endpoint: Endpoint, body: bytes, policy: RetryPolicy
+    client: httpx.AsyncClient | ClientPool[httpx.AsyncClient],
+    endpoint: Endpoint,
+    body: bytes,
+    policy: RetryPolicy,
+    on_retry: OnRetry | None = None,
 ) -> dict[str, Any]:
     """Async :func:`post_json`."""
-    attempt = 0
-    while True:
-        try:
-            try:
-                response = await client.post(endpoint.url, content=body, headers=endpoint.headers)
-            except httpx.HTTPError as http_error:
-                raise _from_httpx(http_error, endpoint) from http_error
-            return _json_or_raise(response, endpoint)
-        except QwenVLError as error:
-            await _asleep(_retry_delay_or_raise(error, attempt, policy))
-            attempt += 1
+    result: dict[str, Any] = {}
+    flow = post_flow(endpoint, policy)
+    async for payload in stream_async(flow, client, endpoint, body, on_retry):
+        result = payload
+    return result
 
 
-async def astream_events(
-    client: httpx.AsyncClient, endpoint: Endpoint, body: bytes, policy: RetryPolicy
+def astream_events(
+    client: httpx.AsyncClient | ClientPool[httpx.AsyncClient],
+    endpoint: Endpoint,
+    body: bytes,
+    policy: RetryPolicy,
+    on_retry: OnRetry | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Async :func:`stream_events`."""
-    attempt = 0
-    while True:
-        started = False
-        try:
-            try:
-                async with client.stream(
+    return stream_async(stream_flow(endpoint, policy), client, endpoint, body, on_retry)
+
+
+async def stream_async(
+    flow: Flow,
+    client: httpx.AsyncClient | ClientPool[httpx.AsyncClient],
+    endpoint: Endpoint,
+    body: bytes,
+    on_retry: OnRetry | None,
+) -> AsyncIterator[dict[str, Any]]:
+    """Async :func:`stream_sync`."""
+    pool = client if isinstance(client, ClientPool) else None
+    slot = -1
+    response: httpx.Response | None = None
+    lines: AsyncIterator[str] | None = None
+
+    async def done() -> None:
+        nonlocal response, slot
+        if response is not None:
+            await response.aclose()
+            response = None
+        if slot >= 0 and pool is not None:
+            pool.release(slot)
+            slot = -1
+
+    try:
+        step = next(flow)
+        while True:
+            reply: Any = None
+            if step is LINE:
+                assert lines is not None
+                try:
+                    reply = await anext(lines, None)
+                except httpx.HTTPError as error:
+                    reply = error
+            elif isinstance(step, _Emit):
+                yield step.payload
+            elif step is SEND:
+                await done()
+                if pool is not None:
+                    slot, http = pool.acquire()
+                else:
+                    http = cast(httpx.AsyncClient, client)
+                request = http.build_request(
                     "POST", endpoint.url, content=body, headers=endpoint.headers
-                ) as response:
-                    if not _is_event_stream(response):
-                        _check_stream_response(response, await response.aread(), endpoint)
-                    aevents = _aiter_events(response)
-                    async for event in aevents:
-                        payload = _payload_of(event, endpoint)
-                        if payload is None:
-                            async for _ in aevents:  # keep the connection for the pool
-                                pass
-                            return
-                        started = True
-                        yield payload
-                    _raise_truncated(endpoint)
-            except httpx.HTTPError as http_error:
-                if started:
-                    _raise_truncated(endpoint, http_error)
-                raise _from_httpx(http_error, endpoint) from http_error
-        except QwenVLError as error:
-            await _asleep(_retry_delay_or_raise(error, attempt, policy, started=started))
-            attempt += 1
+                )
+                try:
+                    response = reply = await http.send(request, stream=True)
+                    lines = response.aiter_lines()
+                except httpx.HTTPError as error:
+                    reply = error
+            elif step is READ:
+                assert response is not None
+                try:
+                    reply = await response.aread()
+                except httpx.HTTPError as error:
+                    reply = error
+            elif step is DRAIN:
+                assert lines is not None
+                try:
+                    async for _ in lines:
+                        pass
+                except httpx.HTTPError:
+                    pass  # the answer is complete; only the connection is lost
+            elif isinstance(step, _Wait):
+                await done()
+                notified = _notify(on_retry, step)
+                if inspect.isawaitable(notified):
+                    await notified
+                await _asleep(step.delay)
+            step = flow.send(reply)
+    except StopIteration as stop:
+        await done()
+        if stop.value is not None:
+            yield stop.value
+    finally:
+        await done()
+        flow.close()
 
 
 __all__ = [
     "Endpoint",
-    "QwenVLAPIStatusError",
+    "OnRetry",
     "RetryPolicy",
     "apost_json",
     "astream_events",

@@ -10,12 +10,15 @@ example ``ModelRetryMiddleware``) can read ``is_retryable`` without knowing this
   the HTTP status, ``code``, ``type``, ``param``, request id and the server's message.
 - The service could not be reached or did not answer in time: :class:`QwenVLConnectionError`,
   :class:`QwenVLTimeoutError`.
+- The service answered 200 but the body is unusable (not JSON, no ``choices``):
+  :class:`QwenVLResponseError`. Never retried: the call was processed and may be billed.
 - A stream broke or ended without ``data: [DONE]``: :class:`QwenVLStreamError`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +52,7 @@ __all__ = [
     "QwenVLNotFoundError",
     "QwenVLPermissionDeniedError",
     "QwenVLRateLimitError",
+    "QwenVLResponseError",
     "QwenVLServerError",
     "QwenVLStreamError",
     "QwenVLTimeoutError",
@@ -151,7 +155,18 @@ class QwenVLRateLimitError(QwenVLAPIStatusError, ModelRateLimitError):
 
 
 class QwenVLServerError(QwenVLAPIStatusError, ModelAPIError):
-    """HTTP 5xx: a failure on the service's side. Retried with backoff."""
+    """HTTP 5xx (or a server-side error code inside a 200 stream). Retried with backoff."""
+
+
+class QwenVLResponseError(QwenVLAPIStatusError, ModelAPIError):
+    """HTTP 200 whose body is unusable: not JSON, not an object, or no ``choices``.
+
+    Not retried (``is_retryable`` is False): a 200 means the service processed the call, and
+    retrying it could bill it twice. ``status_code`` is 200 and ``request_id`` is set when the
+    body or the ``x-request-id`` header carried one.
+    """
+
+    is_retryable = False
 
 
 # --- transport -------------------------------------------------------------------------
@@ -166,7 +181,14 @@ class QwenVLTimeoutError(QwenVLError, ModelTimeoutError):
 
 
 class QwenVLStreamError(QwenVLError, ModelAPIError):
-    """A stream broke mid-way or ended without ``data: [DONE]``; nothing partial is returned."""
+    """A stream broke mid-way or ended without ``data: [DONE]``; nothing partial is returned.
+
+    ``request_id`` is the response's ``x-request-id`` header when the stream had started.
+    """
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
 
 
 # --- mapping an HTTP error body to a class (pure) ----------------------------------------
@@ -177,6 +199,11 @@ _CONTEXT_OVERFLOW_MARKERS = (
     "maximum context",
     "too long",
     "exceeds the maximum",
+)
+
+
+_SERVER_SIDE_CODES = frozenset(
+    {"internal_error", "internalerror", "internalerror.algo", "service_unavailable", "timeout"}
 )
 
 
@@ -204,7 +231,8 @@ def _class_for(status: int, code: str, message: str) -> type[QwenVLAPIStatusErro
         return QwenVLNotFoundError
     if status == 429 or lowered_code.startswith("throttling"):
         return QwenVLRateLimitError
-    if status >= 500:
+    if status >= 500 or (status < 400 and lowered_code in _SERVER_SIDE_CODES):
+        # An error inside a 200 stream keeps status 200; its code says whose fault it was.
         return QwenVLServerError
     if lowered_code == "data_inspection_failed" or "inappropriate content" in message.lower():
         return QwenVLContentModerationError
@@ -234,6 +262,24 @@ def _request_id(payload: Mapping[str, Any], headers: Mapping[str, str] | None) -
         if key.lower() in ("x-request-id", "x-dashscope-request-id"):
             return value
     return None
+
+
+_TITLE = re.compile(r"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
+_MAX_QUOTED = 300
+
+
+def _summary(server_message: str | None, not_json: bool) -> str:
+    """The server's message for our error text; a non-JSON page (a proxy's) is summarised."""
+    message = (server_message or "").strip()
+    if not message:
+        return "no message in the response body"
+    if not_json and message.startswith("<"):
+        title = _TITLE.search(message)
+        label = f" ({title.group(1)})" if title else ""
+        return f"an HTML page{label}, not the service's JSON — likely a proxy or gateway"
+    if len(message) > _MAX_QUOTED:
+        return message[:_MAX_QUOTED] + f"… ({len(message)} characters)"
+    return message
 
 
 def error_from_response(
@@ -269,7 +315,7 @@ def error_from_response(
     text = f"Qwen-VL API error {status_code}"
     if code:
         text += f" ({code})"
-    text += f": {(server_message or '').strip() or 'no message in the response body'}"
+    text += f": {_summary(server_message, fields is payload and not payload)}"
     if cls is QwenVLAuthenticationError:
         text += (
             f" — check DASHSCOPE_API_KEY, and that the key's region matches base_url"

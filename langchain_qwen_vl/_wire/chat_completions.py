@@ -29,7 +29,7 @@ from langchain_qwen_vl._wire._content import (
     TextPart,
     text_of,
 )
-from langchain_qwen_vl.errors import QwenVLInputError
+from langchain_qwen_vl.errors import QwenVLInputError, QwenVLResponseError
 
 MODEL_PROVIDER = "qwen"
 
@@ -258,7 +258,13 @@ def result_from_response(body: Mapping[str, Any]) -> ChatResult:
     """
     choices = body.get("choices") or []
     if not choices:
-        raise QwenVLInputError(f"response: no choices in the response body {dict(body)!r}")
+        raise QwenVLResponseError(
+            "Qwen-VL answered 200 with no `choices`; not retried (the call may be billed).",
+            status_code=200,
+            code="malformed_response",
+            request_id=body.get("id") if isinstance(body.get("id"), str) else None,
+            body=dict(body),
+        )
     usage = body.get("usage")
     usage_metadata = usage_metadata_from_usage(usage) if usage else None
     generations = []
@@ -268,15 +274,20 @@ def result_from_response(body: Mapping[str, Any]) -> ChatResult:
         reasoning = raw.get("reasoning_content")
         if reasoning:
             additional_kwargs["reasoning_content"] = reasoning
-        tool_calls, invalid_tool_calls = _parse_tool_calls(raw.get("tool_calls") or [])
+        # Only non-empty fields: each one given costs validation on every call.
+        fields: dict[str, Any] = {}
+        if additional_kwargs:
+            fields["additional_kwargs"] = additional_kwargs
+        raw_calls = raw.get("tool_calls")
+        if raw_calls:
+            fields["tool_calls"], fields["invalid_tool_calls"] = _parse_tool_calls(raw_calls)
+        if usage_metadata is not None:
+            fields["usage_metadata"] = usage_metadata
         message = AIMessage(
             content=raw.get("content") or "",
-            additional_kwargs=additional_kwargs,
-            tool_calls=tool_calls,
-            invalid_tool_calls=invalid_tool_calls,
-            usage_metadata=usage_metadata,
             response_metadata=_response_metadata(body, choice.get("finish_reason")),
             id=body.get("id"),
+            **fields,
         )
         generations.append(
             ChatGeneration(
@@ -382,12 +393,14 @@ class StreamAssembler:
                 "system_fingerprint": payload.get("system_fingerprint"),
             }
             generation_info = {"finish_reason": finish_reason}
+        fields: dict[str, Any] = {}  # only non-empty fields: each one costs validation
+        if additional_kwargs:
+            fields["additional_kwargs"] = additional_kwargs
+        if raw_calls:
+            fields["tool_call_chunks"] = self._tool_call_chunks(raw_calls)
+        if usage_metadata is not None:
+            fields["usage_metadata"] = usage_metadata
         message = AIMessageChunk(
-            content=text,
-            additional_kwargs=additional_kwargs,
-            tool_call_chunks=self._tool_call_chunks(raw_calls) if raw_calls else [],
-            usage_metadata=usage_metadata,
-            response_metadata=response_metadata,
-            id=payload.get("id"),
+            content=text, response_metadata=response_metadata, id=payload.get("id"), **fields
         )
         return ChatGenerationChunk(message=message, generation_info=generation_info)

@@ -28,8 +28,9 @@ a key not starting with ``sk-``, or a key containing ``bad`` gets the service's 
 
 Faults for resilience tests: header ``X-Emulator-Fault``, ``with emu.faults(...):`` (dropped
 when the block ends) or ``emu.inject_faults(...)`` (kept until used or ``emu.clear_faults()``):
-``429``, ``429:<s>``, ``500``, ``reset``, ``slow:<ms>``, ``truncate``, ``repeat-id`` (see
-:mod:`langchain_qwen_vl.emulator._faults`).
+``429``, ``429:<s>``, ``500``, ``reset``, ``slow:<ms>``, ``truncate``, ``repeat-id``,
+``stall``, ``stall-mid``, ``reset-mid``, ``cut``, ``malformed``, ``html502``,
+``stream-error``, ``empty-choices`` (see :mod:`langchain_qwen_vl.emulator._faults`).
 
 Example:
     >>> import httpx

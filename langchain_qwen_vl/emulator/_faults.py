@@ -12,7 +12,21 @@ One request may carry several faults, comma-separated (``slow:300, 429``):
                           answer is sent as a cut JSON body
 ``repeat-id``             streamed tool-call fragments all repeat ``id``, ``type`` and name,
                           like some Qwen servers (same as ``X-Emulator-Tool-Stream: repeat-id``)
+``stall``                 accept the request and answer nothing until the client gives up
+``stall-mid``             send the status, headers and half the body (half the stream), then
+                          nothing until the client gives up
+``reset-mid``             send the status, headers and half the body, then reset the connection
+``cut``                   promise the whole body, send half, close the connection cleanly
+``malformed``             a 200 whose body (or a stream's first event) is not JSON
+``html502``               a proxy's 502 ``text/html`` page instead of the service's answer
+``stream-error``          a 200 whose first stream event (or whole JSON body) is an error
+                          object, ``internal_error``, as the service sends a failure it met
+                          after the status line
+``empty-choices``         a 200 with ``"choices": []`` (a stream: one usage chunk, then
+                          ``[DONE]``)
 ========================  ===========================================================
+
+A storm of N 429s is N queued ``429:0`` faults: ``emu.inject_faults(*["429:0"] * n)``.
 """
 
 from __future__ import annotations
@@ -23,7 +37,22 @@ from dataclasses import dataclass
 
 FAULT_HEADER = "x-emulator-fault"
 TOOL_STREAM_HEADER = "x-emulator-tool-stream"
-_FAULT = re.compile(r"^(429(?::(\d+(?:\.\d+)?|none))?|500|reset|slow:(\d+)|truncate|repeat-id)$")
+#: Faults that replace or break the answer's body; at most one applies (the first given).
+BODY_FAULTS = (
+    "stall",
+    "stall-mid",
+    "reset-mid",
+    "cut",
+    "malformed",
+    "html502",
+    "stream-error",
+    "empty-choices",
+)
+_FAULT = re.compile(
+    r"^(429(?::(\d+(?:\.\d+)?|none))?|500|reset|slow:(\d+)|truncate|repeat-id|"
+    + "|".join(BODY_FAULTS)
+    + ")$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +65,7 @@ class FaultPlan:
     slow_ms: int = 0
     truncate: bool = False
     repeat_id: bool = False
+    body_fault: str | None = None  # one of BODY_FAULTS
 
 
 def split_faults(text: str) -> list[str]:
@@ -50,7 +80,7 @@ def split_faults(text: str) -> list[str]:
         if not _FAULT.match(token):
             raise ValueError(
                 f"unknown emulator fault {token!r}; use 429, 429:<seconds>, 429:none, 500, "
-                "reset, slow:<ms>, truncate or repeat-id"
+                "reset, slow:<ms>, truncate, repeat-id or one of " + ", ".join(BODY_FAULTS)
             )
     return tokens
 
@@ -67,6 +97,7 @@ def plan_faults(tokens: Iterable[str]) -> FaultPlan:
     retry_after: str | None = None
     reset = truncate = repeat_id = False
     slow_ms = 0
+    body_fault: str | None = None
     for token in tokens:
         match = _FAULT.match(token)
         if match is None:
@@ -85,4 +116,6 @@ def plan_faults(tokens: Iterable[str]) -> FaultPlan:
             truncate = True
         elif token == "repeat-id":
             repeat_id = True
-    return FaultPlan(status, retry_after, reset, slow_ms, truncate, repeat_id)
+        elif token in BODY_FAULTS and body_fault is None:
+            body_fault = token
+    return FaultPlan(status, retry_after, reset, slow_ms, truncate, repeat_id, body_fault)

@@ -41,6 +41,12 @@ from langchain_qwen_vl.emulator._errors import (
     rate_limited,
     unauthorized,
 )
+from langchain_qwen_vl.emulator._fault_responses import (
+    RAW_SEND_KEY,
+    early_fault_response,
+    json_fault_response,
+    stream_fault_response,
+)
 from langchain_qwen_vl.emulator._faults import (
     FAULT_HEADER,
     TOOL_STREAM_HEADER,
@@ -61,7 +67,7 @@ from langchain_qwen_vl.emulator._script import Script, scripted_answer, scripted
 from langchain_qwen_vl.emulator._validation import parse_request
 from langchain_qwen_vl.emulator._video import VideoFacts, measure_video
 
-_RAW_SEND_KEY = "langchain_qwen_vl.emulator.raw_send"
+_RAW_SEND_KEY = RAW_SEND_KEY
 
 
 @dataclass
@@ -255,6 +261,9 @@ async def chat_completions(request: Request) -> Response:
         await asyncio.sleep(delay_ms / 1000)
     if faults.reset:
         return _ResetResponse()
+    early = await early_fault_response(faults.body_fault, request, request_id)
+    if early is not None:
+        return early
     if faults.status == 429:
         retry = {"Retry-After": faults.retry_after} if faults.retry_after is not None else {}
         return _error_response(rate_limited(), request_id, retry)
@@ -280,6 +289,9 @@ async def chat_completions(request: Request) -> Response:
             include_usage=chat.include_usage,
             repeat_ids=faults.repeat_id,
         )
+        broken = stream_fault_response(faults.body_fault, chunks, request_id)
+        if broken is not None:
+            return broken
         return StreamingResponse(
             _stream(chunks, truncate=faults.truncate),
             media_type="text/event-stream",
@@ -288,6 +300,9 @@ async def chat_completions(request: Request) -> Response:
     body_out = completion_body(
         answer, completion_id=completion_id, created=created, model=chat.model
     )
+    broken = json_fault_response(faults.body_fault, body_out, request_id)
+    if broken is not None:
+        return broken
     payload = dumps(body_out)
     if faults.truncate:
         payload = payload[: len(payload) // 2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from langchain_qwen_vl.errors import (
     QwenVLBadRequestError,
     QwenVLConnectionError,
     QwenVLError,
+    QwenVLInputError,
     QwenVLRateLimitError,
+    QwenVLResponseError,
     QwenVLServerError,
     QwenVLStreamError,
     QwenVLTimeoutError,
@@ -118,10 +121,70 @@ def test_timeout_maps_to_timeout_error(sleeps: list[float]) -> None:
     assert len(calls) == 2
 
 
-def test_malformed_body_is_a_retryable_server_error(sleeps: list[float]) -> None:
-    client, _ = _client([httpx.Response(200, content=b'{"id": "c1", "choi')] * 1)
-    with pytest.raises(QwenVLServerError, match="malformed"):
+def test_malformed_200_is_not_retried_and_carries_the_request_id(sleeps: list[float]) -> None:
+    client, calls = _client(
+        [httpx.Response(200, content=b'{"id": "c1", "choi', headers={"x-request-id": "rq-7"})] * 3
+    )
+    with pytest.raises(QwenVLResponseError, match="not JSON") as info:
+        _transport.post_json(client, ENDPOINT, b"{}", RetryPolicy(max_retries=2))
+    assert len(calls) == 1
+    assert sleeps == []
+    assert info.value.status_code == 200
+    assert info.value.request_id == "rq-7"
+    assert not info.value.is_retryable
+
+
+def test_empty_choices_is_a_response_error_with_status_and_request_id(
+    sleeps: list[float],
+) -> None:
+    client, calls = _client([httpx.Response(200, json={"id": "chatcmpl-9", "choices": []})] * 2)
+    with pytest.raises(QwenVLResponseError, match="choices") as info:
+        _transport.post_json(client, ENDPOINT, b"{}", RetryPolicy(max_retries=1))
+    assert len(calls) == 1
+    assert (info.value.status_code, info.value.request_id) == (200, "chatcmpl-9")
+    assert not isinstance(info.value, QwenVLInputError)
+
+
+def test_request_id_falls_back_to_the_header() -> None:
+    client, _ = _client(
+        [
+            httpx.Response(
+                400,
+                json={"error": {"code": "invalid_parameter_error", "message": "x"}},
+                headers={"x-request-id": "hdr-1"},
+            )
+        ]
+    )
+    with pytest.raises(QwenVLBadRequestError) as info:
         _transport.post_json(client, ENDPOINT, b"{}", RetryPolicy(max_retries=0))
+    assert info.value.request_id == "hdr-1"
+    assert "hdr-1" in str(info.value)
+
+
+def test_retry_is_logged_at_info(sleeps: list[float], caplog: pytest.LogCaptureFixture) -> None:
+    client, _ = _client([httpx.Response(500, json={}), httpx.Response(200, json=OK_BODY)])
+    with caplog.at_level(logging.DEBUG, logger="langchain_qwen_vl"):
+        _transport.post_json(client, ENDPOINT, b"{}", RetryPolicy(max_retries=1))
+    retry_records = [r for r in caplog.records if "retry 1 of 1" in r.getMessage()]
+    assert [r.levelno for r in retry_records] == [logging.INFO]
+
+
+def test_on_retry_hears_each_retry(sleeps: list[float]) -> None:
+    client, _ = _client(
+        [
+            httpx.Response(429, json=RATE_LIMITED, headers={"Retry-After": "0"}),
+            httpx.Response(500, json={}),
+            httpx.Response(200, json=OK_BODY),
+        ]
+    )
+    heard: list[tuple[str, int, float]] = []
+
+    def on_retry(error: QwenVLError, retry: int, delay: float) -> None:
+        heard.append((type(error).__name__, retry, delay))
+
+    policy = RetryPolicy(max_retries=2, initial_delay=0)
+    assert _transport.post_json(client, ENDPOINT, b"{}", policy, on_retry) == OK_BODY
+    assert heard == [("QwenVLRateLimitError", 1, 0.0), ("QwenVLServerError", 2, 0.0)]
 
 
 def test_secret_is_not_in_endpoint_repr() -> None:
@@ -188,6 +251,7 @@ def test_native_error_event_inside_a_200_stream(recorded: Path) -> None:
     with pytest.raises(QwenVLBadRequestError) as info:
         list(_transport.stream_events(client, ENDPOINT, b"{}", RetryPolicy()))
     assert info.value.code == "InvalidParameter"
+    assert info.value.status_code == 200  # what was received, not a made-up 400
     assert info.value.request_id == "7671ecd8-93cc-9ee9-bc89-739f0fd8b809"
 
 
@@ -223,3 +287,32 @@ def test_connection_error_names_the_url() -> None:
     client, _ = _client([httpx.ConnectError("refused")])
     with pytest.raises(QwenVLConnectionError, match=r"dashscope\.test"):
         _transport.post_json(client, ENDPOINT, b"{}", RetryPolicy(max_retries=0))
+
+
+def test_proxy_html_page_is_summarised_and_retried(sleeps: list[float]) -> None:
+    page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    client, calls = _client(
+        [httpx.Response(502, content=page, headers={"content-type": "text/html"})] * 2
+    )
+    with pytest.raises(QwenVLServerError) as info:
+        _transport.post_json(client, ENDPOINT, b"{}", RetryPolicy(max_retries=1))
+    assert len(calls) == 2
+    assert "HTML page (502 Bad Gateway)" in str(info.value)
+    assert "<body>" not in str(info.value)
+    assert info.value.server_message == page.decode()
+
+
+def test_error_object_inside_a_200_stream_keeps_status_and_code() -> None:
+    error = {"error": {"code": "internal_error", "message": "boom"}, "id": "chatcmpl-3"}
+    client, _ = _client([_stream_response(_sse(json.dumps(error)))])
+    with pytest.raises(QwenVLServerError) as info:
+        list(_transport.stream_events(client, ENDPOINT, b"{}", RetryPolicy(max_retries=0)))
+    assert (info.value.status_code, info.value.code) == (200, "internal_error")
+    assert info.value.request_id == "chatcmpl-3"
+
+
+def test_undecodable_stream_event_is_a_response_error_not_retried(sleeps: list[float]) -> None:
+    client, calls = _client([_stream_response(_sse('{"choices": ['))] * 2)
+    with pytest.raises(QwenVLResponseError):
+        list(_transport.stream_events(client, ENDPOINT, b"{}", RetryPolicy(max_retries=1)))
+    assert len(calls) == 1
