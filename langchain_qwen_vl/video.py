@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from langchain_qwen_vl.media import _video_rules as rules
@@ -28,7 +27,8 @@ from langchain_qwen_vl.media._video_sampling import (
     SampledVideo,
     VideoFileSource,
     VideoInfo,
-    plan_clip,
+    VideoPlan,
+    plan_video,
     probe_video,
     sample_video,
 )
@@ -47,31 +47,6 @@ __all__ = [
 ]
 
 _SAMPLING_KEYS = ("start", "end", "max_frames")
-
-
-@dataclass(frozen=True, slots=True)
-class VideoPlan:
-    """What sampling a clip would send, computed from the headers alone (a dry run).
-
-    ``fps`` is the effective rate sent with the frames; ``width``/``height`` the size of each
-    frame the service sees; ``tokens`` the input tokens by the service's formula.
-    """
-
-    source: VideoInfo
-    start: float
-    end: float
-    frames: int
-    fps: float
-    width: int
-    height: int
-    tokens: int
-
-    def __str__(self) -> str:
-        return (
-            f"{self.end - self.start:.1f} s of {self.source.width}x{self.source.height} video "
-            f"-> {self.frames} frames at {self.fps:.3g} fps, {self.width}x{self.height} each, "
-            f"{self.tokens:,} input tokens"
-        )
 
 
 # --- the block ----------------------------------------------------------------------------
@@ -186,33 +161,6 @@ def prepare_video_block(
     if max_pixels is not None:
         block = {**block, "max_pixels": max_pixels}
     return part_to_wire(video_ref(block, where).prepare(ANY_FILE))
-
-
-def plan_video(
-    source: VideoFileSource,
-    *,
-    fps: float = rules.DEFAULT_FPS,
-    start: float | None = None,
-    end: float | None = None,
-    max_frames: int | None = None,
-    max_pixels: int | None = None,
-    where: str = "video",
-) -> VideoPlan:
-    """What :func:`sample_video` would send for this clip, from the file's headers only.
-
-    A dry run: nothing is decoded, so an hour of video is planned in milliseconds.
-    """
-    fps = rules.check_fps(fps, where=where)
-    max_frames = rules.check_max_frames(max_frames, where=where)
-    max_pixels = rules.check_max_pixels(max_pixels, where=where)
-    rules.check_clip(None, start, end, where=where)
-    info = probe_video(source, where=where)
-    begin, stop, count, rate = plan_clip(
-        info, fps=fps, start=start, end=end, max_frames=max_frames, where=where
-    )
-    height, width = rules.frame_grid(info.height, info.width, count, max_pixels=max_pixels)
-    tokens = rules.video_tokens(count, info.height, info.width, max_pixels=max_pixels)
-    return VideoPlan(info, begin, stop, count, rate, width, height, tokens)
 
 
 def estimate_video_tokens(

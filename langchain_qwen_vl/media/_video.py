@@ -23,7 +23,7 @@ from langchain_qwen_vl.media._sources import (
     read,
     shorten,
 )
-from langchain_qwen_vl.media._video_sampling import plan_clip, probe_video, sample_video
+from langchain_qwen_vl.media._video_sampling import plan_video, sample_video
 
 __all__ = [
     "VIDEO_MIME_BY_EXTENSION",
@@ -114,19 +114,19 @@ def video_file_tokens(
     local = _local_video(source, where, policy)
     handle = policy.open(local) if isinstance(local, str) else None
     try:
-        info = probe_video(handle if handle is not None else local, where=where)
+        plan = plan_video(
+            handle if handle is not None else local,
+            fps=options.fps,
+            start=options.start,
+            end=options.end,
+            max_frames=options.max_frames,
+            max_pixels=options.max_pixels,
+            where=where,
+        )
     finally:
         if handle is not None:
             handle.close()
-    _, _, count, _ = plan_clip(
-        info,
-        fps=options.fps,
-        start=options.start,
-        end=options.end,
-        max_frames=options.max_frames,
-        where=where,
-    )
-    return rules.video_tokens(count, info.height, info.width, max_pixels=options.max_pixels)
+    return plan.tokens
 
 
 VIDEO_MIME_BY_EXTENSION = {

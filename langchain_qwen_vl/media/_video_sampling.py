@@ -40,7 +40,9 @@ __all__ = [
     "SampledVideo",
     "VideoFileSource",
     "VideoInfo",
+    "VideoPlan",
     "plan_clip",
+    "plan_video",
     "probe_video",
     "sample_video",
 ]
@@ -288,6 +290,67 @@ def plan_clip(
     return begin, stop, count, min(count / clip, rules.MAX_FPS)
 
 
+def _checked(
+    fps: object, start: object, end: object, max_frames: object, max_pixels: object, where: str
+) -> tuple[float, int | None, int | None]:
+    """The sampling choices checked before any file is opened (clip types and order too)."""
+    rules.check_clip(None, start, end, where=where)
+    return (
+        rules.check_fps(fps, where=where),
+        rules.check_max_frames(max_frames, where=where),
+        rules.check_max_pixels(max_pixels, where=where),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VideoPlan:
+    """What sampling a clip would send, computed from the headers alone (a dry run).
+
+    ``fps`` is the effective rate sent with the frames; ``width``/``height`` the size of each
+    frame the service sees; ``tokens`` the input tokens by the service's formula.
+    """
+
+    source: VideoInfo
+    start: float
+    end: float
+    frames: int
+    fps: float
+    width: int
+    height: int
+    tokens: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.end - self.start:.1f} s of {self.source.width}x{self.source.height} video "
+            f"-> {self.frames} frames at {self.fps:.3g} fps, {self.width}x{self.height} each, "
+            f"{self.tokens:,} input tokens"
+        )
+
+
+def plan_video(
+    source: VideoFileSource,
+    *,
+    fps: float = rules.DEFAULT_FPS,
+    start: float | None = None,
+    end: float | None = None,
+    max_frames: int | None = None,
+    max_pixels: int | None = None,
+    where: str = "video",
+) -> VideoPlan:
+    """What :func:`sample_video` would send for this clip, from the file's headers only.
+
+    A dry run: nothing is decoded, so an hour of video is planned in milliseconds.
+    """
+    fps, max_frames, max_pixels = _checked(fps, start, end, max_frames, max_pixels, where)
+    info = probe_video(source, where=where)
+    begin, stop, count, rate = plan_clip(
+        info, fps=fps, start=start, end=end, max_frames=max_frames, where=where
+    )
+    height, width = rules.frame_grid(info.height, info.width, count, max_pixels=max_pixels)
+    tokens = rules.video_tokens(count, info.height, info.width, max_pixels=max_pixels)
+    return VideoPlan(info, begin, stop, count, rate, width, height, tokens)
+
+
 def sample_video(
     source: VideoFileSource,
     *,
@@ -314,10 +377,7 @@ def sample_video(
         max_pixels: lower per-frame pixel cap (65,536 to 655,360).
         where: how error messages name this input.
     """
-    fps = rules.check_fps(fps, where=where)
-    max_frames = rules.check_max_frames(max_frames, where=where)
-    max_pixels = rules.check_max_pixels(max_pixels, where=where)
-    rules.check_clip(None, start, end, where=where)  # types and order, before opening the file
+    fps, max_frames, max_pixels = _checked(fps, start, end, max_frames, max_pixels, where)
     with _open(source, where) as (container, stream):
         info = _info(container, stream, where)
         begin, stop, count, rate = plan_clip(
