@@ -205,8 +205,13 @@ class QwenVLBatchJob:
             code="not_finished",
         )
 
-    def wait(self, *, poll_interval: float = 60.0, timeout: float | None = None,
-             show_progress: bool = False) -> QwenVLBatchJob:  # fmt: skip
+    def wait(
+        self,
+        *,
+        poll_interval: float = 60.0,
+        timeout: float | None = None,
+        show_progress: bool = False,
+    ) -> QwenVLBatchJob:
         """Poll (with backoff from ``poll_interval`` up to 10 min) until every sub-job ended."""
         deadline = None if timeout is None else time.monotonic() + timeout
         bar = _progress(show_progress, self.total)
@@ -226,8 +231,13 @@ class QwenVLBatchJob:
             if bar is not None:
                 bar.close()
 
-    async def await_done(self, *, poll_interval: float = 60.0, timeout: float | None = None,
-                         show_progress: bool = False) -> QwenVLBatchJob:  # fmt: skip
+    async def await_done(
+        self,
+        *,
+        poll_interval: float = 60.0,
+        timeout: float | None = None,
+        show_progress: bool = False,
+    ) -> QwenVLBatchJob:
         """Async :meth:`wait`."""
         deadline = None if timeout is None else time.monotonic() + timeout
         bar = _progress(show_progress, self.total)
@@ -275,9 +285,14 @@ class QwenVLBatchJob:
             errors=errors,
         )
 
-    def iter_results(self, *, wait: bool = True, poll_interval: float = 60.0,
-                     timeout: float | None = None, show_progress: bool = False
-                     ) -> Iterator[tuple[int, AIMessage | QwenVLError]]:  # fmt: skip
+    def iter_results(
+        self,
+        *,
+        wait: bool = True,
+        poll_interval: float = 60.0,
+        timeout: float | None = None,
+        show_progress: bool = False,
+    ) -> Iterator[tuple[int, AIMessage | QwenVLError]]:
         """``(input index, result)`` pairs streamed from the result files, in file order.
 
         Nothing but the line being parsed is held, whatever the size of the job.
@@ -304,9 +319,14 @@ class QwenVLBatchJob:
                 if not flag:
                     yield sub.start + offset, self._missing(sub)
 
-    async def aiter_results(self, *, wait: bool = True, poll_interval: float = 60.0,
-                            timeout: float | None = None, show_progress: bool = False
-                            ) -> AsyncIterator[tuple[int, AIMessage | QwenVLError]]:  # fmt: skip
+    async def aiter_results(
+        self,
+        *,
+        wait: bool = True,
+        poll_interval: float = 60.0,
+        timeout: float | None = None,
+        show_progress: bool = False,
+    ) -> AsyncIterator[tuple[int, AIMessage | QwenVLError]]:
         """Async :meth:`iter_results`."""
         if wait:
             await self.await_done(
@@ -332,9 +352,14 @@ class QwenVLBatchJob:
                 if not flag:
                     yield sub.start + offset, self._missing(sub)
 
-    def results(self, *, wait: bool = True, poll_interval: float = 60.0,
-                timeout: float | None = None, show_progress: bool = False
-                ) -> list[AIMessage | QwenVLError]:  # fmt: skip
+    def results(
+        self,
+        *,
+        wait: bool = True,
+        poll_interval: float = 60.0,
+        timeout: float | None = None,
+        show_progress: bool = False,
+    ) -> list[AIMessage | QwenVLError]:
         """Results in input order: an ``AIMessage`` (as ``invoke`` returns it) or, for a failed
         item, the ``QwenVLError`` the real-time call would have raised (not raised here)."""
         out: list[AIMessage | QwenVLError | None] = [None] * self.total
@@ -344,9 +369,14 @@ class QwenVLBatchJob:
             out[index] = result
         return [r for r in out if r is not None]
 
-    async def aresults(self, *, wait: bool = True, poll_interval: float = 60.0,
-                       timeout: float | None = None, show_progress: bool = False
-                       ) -> list[AIMessage | QwenVLError]:  # fmt: skip
+    async def aresults(
+        self,
+        *,
+        wait: bool = True,
+        poll_interval: float = 60.0,
+        timeout: float | None = None,
+        show_progress: bool = False,
+    ) -> list[AIMessage | QwenVLError]:
         """Async :meth:`results`."""
         out: list[AIMessage | QwenVLError | None] = [None] * self.total
         async for index, result in self.aiter_results(

@@ -254,15 +254,17 @@ class QwenVLBatch:
         """The handle of a job submitted earlier (any process); no request until refresh()."""
         return QwenVLBatchJob(self._http(), decode_job_id(job_id))
 
-    def list_jobs(self, *, limit: int = 20, status: str | None = None,
-                  after: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    def list_jobs(
+        self, *, limit: int = 20, status: str | None = None, after: str | None = None
+    ) -> list[dict[str, Any]]:
         """The account's service batches, newest first (raw Batch objects)."""
         params = _list_params(limit, status, after)
         page = self._http().request("GET", "/batches", params=params)
         return list(page.get("data") or [])  # the service sends data: null when empty
 
-    async def alist_jobs(self, *, limit: int = 20, status: str | None = None,
-                         after: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    async def alist_jobs(
+        self, *, limit: int = 20, status: str | None = None, after: str | None = None
+    ) -> list[dict[str, Any]]:
         """Async :meth:`list_jobs`."""
         params = _list_params(limit, status, after)
         page = await self._http().arequest("GET", "/batches", params=params)

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from langchain_qwen_vl.emulator._batch import BatchService
 from langchain_qwen_vl.emulator._faults import split_faults
 from langchain_qwen_vl.emulator._images import is_loopback_host
 from langchain_qwen_vl.emulator._server import EmulatorState, create_app
@@ -90,6 +91,11 @@ class EmulatorHandle:
     def request_count(self) -> int:
         """How many chat requests arrived, whatever their body."""
         return self._state.request_count
+
+    @property
+    def batch(self) -> BatchService:
+        """The emulated Batch API: ``settings`` (speeds), ``advance(s)``, ``fail_line(id)``."""
+        return self._state.batch
 
     def inject_faults(self, *faults: str) -> None:
         """Queue faults: each following chat request consumes one (same words as the header).
