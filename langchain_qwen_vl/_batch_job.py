@@ -15,11 +15,10 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.exceptions import ModelAPIError
 from langchain_core.messages import AIMessage
 
 from langchain_qwen_vl._batch_limits import TERMINAL_STATUSES
-from langchain_qwen_vl._batch_lines import parse_result_line
+from langchain_qwen_vl._batch_lines import QwenVLBatchError, parse_result_line
 from langchain_qwen_vl.errors import QwenVLError, QwenVLInputError, QwenVLTimeoutError
 
 if TYPE_CHECKING:
@@ -37,27 +36,6 @@ POLL_BACKOFF = 1.5
 # Indirections so tests can skip the waits without patching time/asyncio globally.
 _sleep = time.sleep
 _asleep = asyncio.sleep
-
-
-class QwenVLBatchError(QwenVLError, ModelAPIError):
-    """A batch item that did not run (job failed validation, expired or was cancelled) or a
-    job-level failure. Attributes: ``job_id``, ``status``, ``code`` and ``errors`` (the
-    service's ``errors.data`` list, if any)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        job_id: str | None = None,
-        status: str | None = None,
-        code: str | None = None,
-        errors: Sequence[Mapping[str, Any]] = (),
-    ) -> None:
-        Exception.__init__(self, message)
-        self.job_id = job_id
-        self.status = status
-        self.code = code
-        self.errors = list(errors)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,11 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.exceptions import ModelAPIError
 from langchain_core.messages import AIMessage
 
 from langchain_qwen_vl._batch_limits import (
@@ -37,6 +38,31 @@ from langchain_qwen_vl.errors import (
 )
 
 logger = logging.getLogger("langchain_qwen_vl")
+
+#: Error codes of lines the service never ran (cancelled or expired batches; emulator wording).
+NOT_RUN_CODES = frozenset({"batch_cancelled", "batch_expired"})
+
+
+class QwenVLBatchError(QwenVLError, ModelAPIError):
+    """A batch item that did not run (job failed validation, expired or was cancelled) or a
+    job-level failure. Attributes: ``job_id``, ``status``, ``code`` and ``errors`` (the
+    service's ``errors.data`` list, if any)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str | None = None,
+        status: str | None = None,
+        code: str | None = None,
+        errors: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        Exception.__init__(self, message)
+        self.job_id = job_id
+        self.status = status
+        self.code = code
+        self.errors = list(errors)
+
 
 #: ``(prepared image bytes, mime type) -> a URL the service can fetch`` (user-hosted).
 MediaUrlHook = Callable[[bytes, str], str]
@@ -200,6 +226,12 @@ def _line_error(line: Mapping[str, Any]) -> QwenVLError:
         status = int(response.get("status_code") or 400)
         return error_from_response(status, response["body"])
     error = line.get("error")
+    if isinstance(error, Mapping) and error.get("code") in NOT_RUN_CODES:
+        return QwenVLBatchError(
+            f"batch line {line.get('custom_id')!r} did not run ({error.get('code')}: "
+            f"{error.get('message')}); not billed — submit it again to retry.",
+            code=str(error.get("code")),
+        )
     if isinstance(error, Mapping):
         # S1 documents {code, message}; its own CSV script reads error_code/error_message.
         code = error.get("code") or error.get("error_code")
