@@ -18,8 +18,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from PIL import Image
 
-from langchain_qwen_vl import ChatQwenVL, QwenVLBatch, QwenVLBatchError
-from langchain_qwen_vl import _batch_job
+from langchain_qwen_vl import ChatQwenVL, QwenVLBatch, QwenVLBatchError, _batch_job
 from langchain_qwen_vl.emulator import EmulatorHandle, run_emulator
 from langchain_qwen_vl.errors import QwenVLContentModerationError, QwenVLTimeoutError
 
@@ -63,7 +62,8 @@ def test_results_in_input_order_as_invoke_gives_them(emu: EmulatorHandle) -> Non
     llm = _llm(emu)
     inputs = [_image_message("What colour?"), "Hello", ("Think first", {"enable_thinking": True})]
     job = QwenVLBatch(llm).submit(inputs)
-    assert isinstance(job.id, str) and job.id.startswith("qvlb1:")
+    assert isinstance(job.id, str)
+    assert job.id.startswith("qvlb1:")
     results = job.results(poll_interval=0.01)
     assert job.status == "completed"
     expected = [
@@ -224,8 +224,10 @@ def test_file_validation_fails_the_batch(
     batch = _raw(emu, lines)
     assert batch["status"] == "failed"
     errors = batch["errors"]
-    assert isinstance(errors, dict) and errors["data"][0]["code"] == code
-    assert batch["output_file_id"] is None and batch["error_file_id"] is None
+    assert isinstance(errors, dict)
+    assert errors["data"][0]["code"] == code
+    assert batch["output_file_id"] is None
+    assert batch["error_file_id"] is None
 
 
 def test_list_jobs_empty_is_null_then_lists(emu: EmulatorHandle) -> None:
