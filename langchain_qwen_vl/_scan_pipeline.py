@@ -53,6 +53,7 @@ from langchain_qwen_vl.media import image_tokens_for_size
 __all__ = [
     "PipelineConfig",
     "ScanRunStats",
+    "page_message",
     "run_pipeline",
 ]
 
@@ -166,6 +167,17 @@ def _error_document(failure: ScanFailure, total_pages: int) -> Document:
     return Document(page_content="", metadata=meta)
 
 
+def page_message(encoded: EncodedPage, config: PipelineConfig) -> HumanMessage:
+    """The request message of one page: the prompt and the page image (pure)."""
+    image: dict[str, Any] = {
+        "type": "image",
+        "base64": encoded.base64,
+        "mime_type": encoded.mime_type,
+    }
+    image.update(config.image_block_extra)
+    return HumanMessage(content=[{"type": "text", "text": config.prompt}, image])
+
+
 async def _transcribe(
     encoded: EncodedPage, config: PipelineConfig, budget: TokenBudget | None, stats: ScanRunStats
 ) -> CachedPage:
@@ -182,13 +194,7 @@ async def _transcribe(
     )
     if config.rate_limiter is not None:
         await config.rate_limiter.aacquire()
-    image: dict[str, Any] = {
-        "type": "image",
-        "base64": encoded.base64,
-        "mime_type": encoded.mime_type,
-    }
-    image.update(config.image_block_extra)
-    message = HumanMessage(content=[{"type": "text", "text": config.prompt}, image])
+    message = page_message(encoded, config)
     started = time.perf_counter()
     stats.requests += 1
     stats.bytes_sent += len(encoded.base64)
