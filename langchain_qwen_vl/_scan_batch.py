@@ -190,7 +190,7 @@ def _lines(
             "dpi": encoded.dpi,
         }
         index += 1
-        yield page_message(encoded, config), dict(run.call_kwargs)
+        yield [page_message(encoded, config)], dict(run.call_kwargs)
 
 
 def _entry(answer: AIMessage, image: Mapping[str, Any], model: str) -> CachedPage:
