@@ -64,7 +64,7 @@ def test_results_in_input_order_as_invoke_gives_them(emu: EmulatorHandle) -> Non
     job = QwenVLBatch(llm).submit(inputs)
     assert isinstance(job.id, str)
     assert job.id.startswith("qvlb1:")
-    results = job.results(poll_interval=0.01)
+    results = job.results(poll_interval=0.01, timeout=10)
     assert job.status == "completed"
     expected = [
         llm.invoke(inputs[0]),
@@ -83,7 +83,7 @@ def test_results_in_input_order_as_invoke_gives_them(emu: EmulatorHandle) -> Non
 
 def test_failed_line_among_successes_is_the_typed_error(emu: EmulatorHandle) -> None:
     emu.batch.fail_line("1")
-    results = QwenVLBatch(_llm(emu)).submit(["a", "b", "c"]).results(poll_interval=0.01)
+    results = QwenVLBatch(_llm(emu)).submit(["a", "b", "c"]).results(poll_interval=0.01, timeout=10)
     assert [type(r).__name__ for r in results] == [
         "AIMessage",
         "QwenVLContentModerationError",
@@ -97,7 +97,7 @@ def test_failed_line_in_the_output_file_is_still_an_error(emu: EmulatorHandle) -
     emu.batch.settings.failed_lines_in_output = True
     emu.batch.fail_line("0")
     job = QwenVLBatch(_llm(emu)).submit(["a", "b"])
-    results = job.results(poll_interval=0.01)
+    results = job.results(poll_interval=0.01, timeout=10)
     assert job.request_counts["failed"] == 0  # as observed on the service
     assert isinstance(results[0], QwenVLContentModerationError)
     assert isinstance(results[1], AIMessage)
@@ -107,7 +107,7 @@ def test_split_over_the_request_limit_is_one_handle(emu: EmulatorHandle) -> None
     job = QwenVLBatch(_llm(emu), max_requests_per_file=2).submit([f"q{i}" for i in range(5)])
     assert len(job.sub_jobs) == 3
     assert emu.batch.uploads == 3
-    results = job.results(poll_interval=0.01)
+    results = job.results(poll_interval=0.01, timeout=10)
     assert [r.content for r in results if isinstance(r, AIMessage)] == [
         f'[emulator] No images received. You asked: "q{i}"' for i in range(5)
     ]
@@ -117,7 +117,7 @@ def test_split_over_the_byte_limit(emu: EmulatorHandle) -> None:
     inputs = [_image_message(f"p{i}", 200, 200) for i in range(4)]
     job = QwenVLBatch(_llm(emu), max_file_bytes=3000).submit(inputs)
     assert len(job.sub_jobs) == 4
-    assert all(isinstance(r, AIMessage) for r in job.results(poll_interval=0.01))
+    assert all(isinstance(r, AIMessage) for r in job.results(poll_interval=0.01, timeout=10))
 
 
 def test_statuses_progress_with_the_clock(emu: EmulatorHandle) -> None:
@@ -149,7 +149,7 @@ def test_cancel_keeps_finished_results(emu: EmulatorHandle) -> None:
     emu.batch.advance(21)  # two lines have run
     job.cancel()
     assert job.status in ("cancelling", "cancelled")
-    results = job.results(poll_interval=0.01)
+    results = job.results(poll_interval=0.01, timeout=10)
     assert job.status == "cancelled"
     assert [type(r).__name__ for r in results] == ["AIMessage"] * 2 + ["QwenVLBatchError"] * 2
     assert job.request_counts == {"total": 4, "completed": 2, "failed": 2}
@@ -166,7 +166,7 @@ def test_expiry_leaves_unrun_lines_as_errors(emu: EmulatorHandle) -> None:
     emu.batch.settings.seconds_per_request = 3600 * 20
     job = QwenVLBatch(_llm(emu)).submit(["a", "b", "c"])
     emu.batch.advance(25 * 3600)
-    results = job.results(poll_interval=0.01)
+    results = job.results(poll_interval=0.01, timeout=10)
     assert job.status == "expired"
     assert isinstance(results[0], AIMessage)
     assert [getattr(r, "code", None) for r in results[1:]] == ["batch_expired"] * 2
@@ -251,7 +251,7 @@ def test_media_url_hook_for_lines_over_the_limit(emu: EmulatorHandle, tmp_path: 
     job = QwenVLBatch(_llm(emu), media_url=host, max_line_bytes=3000).submit(
         [_image_message("small", 16, 16), _image_message("big", 400, 300)]
     )
-    results = job.results(poll_interval=0.01)
+    results = job.results(poll_interval=0.01, timeout=10)
     assert served == ["image/png"]  # only the line that did not fit
     assert all(isinstance(r, AIMessage) for r in results)
 
@@ -287,7 +287,7 @@ def test_async_twins(emu: EmulatorHandle) -> None:
         llm = _llm(emu)
         batch = QwenVLBatch(llm)
         job = await batch.asubmit(["a", _image_message("b")])
-        results = await job.aresults(poll_interval=0.01)
+        results = await job.aresults(poll_interval=0.01, timeout=10)
         emu.batch.settings.validating_s = 600
         other = await batch.asubmit(["c"])
         await other.acancel()

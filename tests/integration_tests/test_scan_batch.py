@@ -33,6 +33,8 @@ def _no_poll_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _loader(emu: EmulatorHandle, store: InMemoryByteStore, **kw: object) -> QwenVLScanLoader:
+    """A batch-mode loader; a job that does not finish fails the test after 10 s, never hangs."""
+    kw.setdefault("batch_timeout", 10.0)
     llm = ChatQwenVL(base_url=emu.base_url, api_key="sk-test")
     return QwenVLScanLoader(
         REPORT,
