@@ -82,3 +82,21 @@ def check_batch_supported(base_url: str, model: str) -> None:
             f"offers {', '.join(BATCH_MODEL_PREFIXES)} (and {TEST_MODEL!r} for a free dry "
             "run) — pick one of those, or use the real-time API."
         )
+
+#: Real-time list price of qwen3-vl-flash in Beijing, CNY per million tokens (input, output),
+#: ≤32K-input tier — a third-party copy of the Bailian model page, not verified against the
+#: official price list; batch is :data:`BATCH_PRICE_RATIO` of it.
+REALTIME_PRICE_CNY_PER_M = (0.15, 1.5)
+PRICE_SOURCE = "qwen3-vl-flash Beijing list price (third-party copy, unverified)"
+
+
+def cost_cny(input_tokens: int, output_tokens: int, *, batch: bool) -> float:
+    """Price in CNY of ``input_tokens`` + ``output_tokens``, real-time or batch.
+
+    Example:
+        >>> round(cost_cny(1_000_000, 1_000_000, batch=True), 3)
+        0.825
+    """
+    per_in, per_out = REALTIME_PRICE_CNY_PER_M
+    price = (input_tokens * per_in + output_tokens * per_out) / 1_000_000
+    return price * BATCH_PRICE_RATIO if batch else price
