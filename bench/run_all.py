@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("bench_overhead.py", "bench_image_preprocess.py", "bench_scans.py")
+SCRIPTS = ("bench_overhead.py", "bench_image_preprocess.py", "bench_scans.py", "bench_batch.py")
 
 
 def main() -> int:
