@@ -83,6 +83,7 @@ def check_batch_supported(base_url: str, model: str) -> None:
             "run) — pick one of those, or use the real-time API."
         )
 
+
 #: Real-time list price of qwen3-vl-flash in Beijing, CNY per million tokens (input, output),
 #: ≤32K-input tier — a third-party copy of the Bailian model page, not verified against the
 #: official price list; batch is :data:`BATCH_PRICE_RATIO` of it.

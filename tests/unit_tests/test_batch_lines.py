@@ -251,3 +251,19 @@ def test_options_checked() -> None:
         QwenVLBatch(llm, max_line_bytes=10**9)
     assert completion_window_hours("14d") == 336
     assert "sk-test" not in repr(QwenVLBatch(llm)) + repr(QwenVLBatch(llm)._http())
+
+
+def test_service_limits_pinned() -> None:
+    """The client's limits and the emulator's own copy, pinned to the documented values."""
+    from langchain_qwen_vl import _batch_limits as client
+    from langchain_qwen_vl.emulator import _batch_validate as service
+
+    assert client.MAX_REQUESTS_PER_FILE == service.MAX_LINES == 50_000
+    assert client.MAX_FILE_BYTES == service.MAX_FILE_BYTES == 500 * 1024 * 1024
+    assert client.MAX_LINE_BYTES == service.MAX_LINE_BYTES == 6 * 1024 * 1024
+    assert client.WARN_LINE_BYTES == 1024 * 1024
+    assert client.MAX_CUSTOM_ID_CHARS == service.MAX_CUSTOM_ID == 256
+    assert client.CHAT_ENDPOINT == "/v1/chat/completions"
+    assert service.ENDPOINTS == ("/v1/chat/completions", "/v1/embeddings", "/v1/chat/ds-test")
+    assert client.BATCH_PRICE_RATIO == 0.5
+    assert client.BATCH_REGIONS == ("beijing",)
