@@ -362,7 +362,9 @@ class BatchService:
     def _write_result(
         self, record: BatchRecord, custom_id: str, status: int, body: dict[str, Any]
     ) -> None:
-        request_id = new_request_id()
+        # as recorded: the line id is the request id, and body.id is "chatcmpl-" + it
+        body_id = str(body.get("id") or body.get("request_id") or "")
+        request_id = body_id.removeprefix("chatcmpl-") or new_request_id()
         error = None
         if status != 200:
             inner = body.get("error") or {}

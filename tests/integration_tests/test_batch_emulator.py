@@ -299,3 +299,30 @@ def test_async_twins(emu: EmulatorHandle) -> None:
     assert status == "completed"
     assert all(isinstance(r, AIMessage) for r in results)
     assert cancelled == "cancelled"
+
+
+def test_result_files_in_the_recorded_line_format(emu: EmulatorHandle) -> None:
+    headers = {"Authorization": "Bearer sk-emulator"}
+    emu.batch.fail_line("1")
+    job = QwenVLBatch(_llm(emu)).submit(["a", "b"])
+    job.results(poll_interval=0.01, timeout=10)
+    batch = job.batches[job.sub_jobs[0].batch_id]
+    assert batch["expires_at"] is None  # as recorded
+    assert batch["request_counts"] == {"total": 2, "completed": 1, "failed": 1}
+    for key in ("output_file_id", "error_file_id"):
+        assert str(batch[key]).startswith("file-batch_output-")
+    output = httpx.get(f"{emu.base_url}/files/{batch['output_file_id']}/content", headers=headers)
+    [ok] = output.text.splitlines()
+    line = json.loads(ok)
+    assert set(line) == {"id", "custom_id", "response", "error"}
+    assert line["id"] == line["response"]["request_id"]
+    assert line["response"]["body"]["id"] == "chatcmpl-" + line["id"]
+    assert line["error"] is None
+    errors = httpx.get(f"{emu.base_url}/files/{batch['error_file_id']}/content", headers=headers)
+    [bad] = errors.text.splitlines()
+    failed = json.loads(bad)
+    assert failed["custom_id"] == "1"
+    assert failed["error"]["code"] == "data_inspection_failed"
+    # inputs cannot be downloaded, as documented
+    denied = httpx.get(f"{emu.base_url}/files/{batch['input_file_id']}/content", headers=headers)
+    assert denied.status_code == 400
