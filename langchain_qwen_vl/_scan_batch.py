@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -244,6 +245,7 @@ async def run_batch_pipeline(
             "use_batch_api without cache_dir/cache_store: a crashed run cannot resume its batch "
             "jobs and would submit (and bill) its pages again — pass cache_store=... or cache_dir."
         )
+    started_wall, started_cpu = time.perf_counter(), time.process_time()
     pages, failures, sources = await asyncio.to_thread(_plan, list(blobs), config, stats)
     try:
         new = [p for p in pages if not p.cached and p.job_id is None]
@@ -272,8 +274,11 @@ async def run_batch_pipeline(
         logger.warning("%s", failure.error)
         if config.on_error == "include":
             yield _error_document(failure, 0)
+    stats.request_wall_s = time.perf_counter() - started_wall
     async for document in _emit(pages, config, stats, failures):
         yield document
+    stats.wall_s = time.perf_counter() - started_wall
+    stats.process_cpu_s = time.process_time() - started_cpu
     if failures and config.on_error == "raise":
         raise QwenVLScanError(failures)
 

@@ -103,11 +103,14 @@ def test_failed_line_in_the_output_file_is_still_an_error(emu: EmulatorHandle) -
     assert isinstance(results[1], AIMessage)
 
 
-def test_split_over_the_request_limit_is_one_handle(emu: EmulatorHandle) -> None:
+def test_split_over_the_request_limit_is_one_handle(
+    emu: EmulatorHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
     job = QwenVLBatch(_llm(emu), max_requests_per_file=2).submit([f"q{i}" for i in range(5)])
     assert len(job.sub_jobs) == 3
     assert emu.batch.uploads == 3
-    results = job.results(poll_interval=0.01, timeout=10)
+    results = job.results(poll_interval=0.01, timeout=10, show_progress=True)
+    assert "5/5" in capsys.readouterr().err  # the tqdm bar reached every request
     assert [r.content for r in results if isinstance(r, AIMessage)] == [
         f'[emulator] No images received. You asked: "q{i}"' for i in range(5)
     ]

@@ -107,3 +107,16 @@ def test_two_loaders_share_one_store(emu: EmulatorHandle) -> None:
     assert emu.request_count == 4  # the second worker billed nothing
     assert [d.page_content for d in docs] == [d.page_content for d in first]
     assert all(d.metadata["cached"] for d in docs)
+
+
+def test_single_mode_and_stats(emu: EmulatorHandle) -> None:
+    store = InMemoryByteStore()
+    emu.batch.fail_line("1")
+    loader = _loader(emu, store, mode="single")
+    [doc] = loader.load()
+    assert doc.metadata["failed_pages"] == [1]
+    assert doc.page_content.count("[emulator]") == 3
+    stats = loader.last_run_stats
+    assert stats is not None
+    assert (stats.pages_total, stats.pages_failed, stats.requests) == (4, 1, 4)
+    assert stats.wall_s > 0
