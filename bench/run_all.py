@@ -92,6 +92,10 @@ def video_section() -> str:
     return _printed_section("Video sampling", "bench_video.py")
 
 
+def batch_section() -> str:
+    return _printed_section("Batch API", "bench_batch.py")
+
+
 def emulator_transport_section() -> str:
     return _printed_section("Emulator: loopback vs in-process", "bench_emulator_transport.py")
 
@@ -121,6 +125,7 @@ def main() -> int:
         ("images", image_section),
         ("scans", scans_section),
         ("video", video_section),
+        ("batch", batch_section),
         ("emulator transport", emulator_transport_section),
     ):
         print(f"######## {name}", flush=True)

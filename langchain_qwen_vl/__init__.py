@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from langchain_qwen_vl.batch import QwenVLBatch, QwenVLBatchError, QwenVLBatchJob
     from langchain_qwen_vl.chat_models import ChatQwenVL
     from langchain_qwen_vl.document_loaders import (
         QwenVLScanError,
@@ -46,6 +47,9 @@ __version__ = "0.1.0"
 
 _MODULE_OF: dict[str, str] = {
     "ChatQwenVL": "langchain_qwen_vl.chat_models",
+    "QwenVLBatch": "langchain_qwen_vl.batch",
+    "QwenVLBatchError": "langchain_qwen_vl.batch",
+    "QwenVLBatchJob": "langchain_qwen_vl.batch",
     "QwenVLTool": "langchain_qwen_vl.tools",
     "QwenVLScanLoader": "langchain_qwen_vl.document_loaders",
     "QwenVLScanParser": "langchain_qwen_vl.document_loaders",
@@ -63,6 +67,9 @@ __all__ = [
     "QwenVLAPIStatusError",
     "QwenVLAuthenticationError",
     "QwenVLBadRequestError",
+    "QwenVLBatch",
+    "QwenVLBatchError",
+    "QwenVLBatchJob",
     "QwenVLConnectionError",
     "QwenVLContentModerationError",
     "QwenVLContextOverflowError",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from langchain_core.document_loaders import Blob
 
+from langchain_qwen_vl._batch_limits import PRICE_SOURCE, cost_cny
 from langchain_qwen_vl._scan_cache import PageCache
 from langchain_qwen_vl._scan_errors import QwenVLScanInputError, ScanFailure
 from langchain_qwen_vl._scan_inputs import blob_name, hash_blob, open_blob
@@ -50,12 +51,26 @@ class ScanCostEstimate:
     pages_detail: list[PageCostEstimate] = field(repr=False)
     failures: list[ScanFailure] = field(default_factory=list)
 
+    @property
+    def realtime_cost_cny(self) -> float:
+        """Upper bound in CNY at the real-time price (input + ``max_output_tokens``)."""
+        return cost_cny(self.input_tokens, self.max_output_tokens, batch=False)
+
+    @property
+    def batch_cost_cny(self) -> float:
+        """The same at the Batch API price (half of real-time, successful requests only)."""
+        return cost_cny(self.input_tokens, self.max_output_tokens, batch=True)
+
     def __str__(self) -> str:
         todo = self.pages - self.cached_pages
         text = (
             f"{self.files} file(s), {self.pages} page(s) ({self.cached_pages} cached): "
             f"{todo} request(s), ~{self.input_tokens:,} input tokens, at most "
             f"{self.max_output_tokens:,} output tokens"
+        )
+        text += (
+            f"; cost ≈ ¥{self.realtime_cost_cny:.4f} real-time, ¥{self.batch_cost_cny:.4f} "
+            f"with use_batch_api (half; both with every output token used; {PRICE_SOURCE})"
         )
         if self.failures:
             text += f"; {len(self.failures)} unreadable: " + "; ".join(map(str, self.failures))

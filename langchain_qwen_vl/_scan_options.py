@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
 from langchain_core.rate_limiters import BaseRateLimiter
+from langchain_core.stores import BaseStore, ByteStore
 
 from langchain_qwen_vl.errors import QwenVLInputError
 
-__all__ = ["ScanParserOptions", "check_choice", "check_positive", "has_tqdm"]
+__all__ = [
+    "ScanParserOptions",
+    "check_cache_and_batch",
+    "check_choice",
+    "check_positive",
+    "has_tqdm",
+]
 
 
 class ScanParserOptions(TypedDict, total=False):
@@ -35,6 +42,11 @@ class ScanParserOptions(TypedDict, total=False):
     passthrough: bool
     pdf_password: str | None
     reopen_every: int
+    cache_store: ByteStore | None
+    use_batch_api: bool
+    batch_options: Mapping[str, Any] | None
+    batch_poll_interval: float
+    batch_timeout: float | None
 
 
 def has_tqdm() -> bool:
@@ -57,3 +69,21 @@ def check_positive(name: str, value: Any, *, integer: bool = False) -> None:
     if isinstance(value, bool) or not number or value <= 0:
         kind = "integer" if integer else "number"
         raise QwenVLInputError(f"{name}={value!r}: must be a positive {kind}.")
+
+
+def check_cache_and_batch(
+    cache_dir: Any, cache_store: Any, poll_interval: float, timeout: float | None
+) -> None:
+    """The cache store and batch options, checked before any work."""
+    if cache_dir is not None and cache_store is not None:
+        raise QwenVLInputError(
+            "cache_dir and cache_store: pass one — cache_dir is a directory store itself."
+        )
+    if cache_store is not None and not isinstance(cache_store, BaseStore):
+        raise QwenVLInputError(
+            f"cache_store: expected a LangChain ByteStore, got {type(cache_store).__name__} — "
+            "e.g. langchain_core.stores.InMemoryByteStore() or a Redis/S3 store."
+        )
+    check_positive("batch_poll_interval", poll_interval)
+    if timeout is not None:
+        check_positive("batch_timeout", timeout)

@@ -54,6 +54,7 @@ from langchain_qwen_vl.media import image_tokens_for_size, prepared_block
 __all__ = [
     "PipelineConfig",
     "ScanRunStats",
+    "page_message",
     "run_pipeline",
 ]
 
@@ -173,6 +174,15 @@ def _error_document(failure: ScanFailure, total_pages: int) -> Document:
     return Document(page_content="", metadata=meta)
 
 
+def page_message(encoded: EncodedPage, config: PipelineConfig) -> HumanMessage:
+    """The request message of one page: the prompt and the page image (pure).
+
+    The page is handed over prepared: the chat model sends its data URI as it is, without
+    decoding or sniffing it again."""
+    image = prepared_block(prepared_image(encoded, None), **config.image_block_extra)
+    return HumanMessage(content=[{"type": "text", "text": config.prompt}, image])
+
+
 async def _transcribe(
     encoded: EncodedPage, config: PipelineConfig, budget: TokenBudget | None, stats: ScanRunStats
 ) -> CachedPage:
@@ -189,9 +199,7 @@ async def _transcribe(
     )
     if config.rate_limiter is not None:
         await config.rate_limiter.aacquire()
-    # The page is handed over prepared: the chat model sends its data URI as it is.
-    image = prepared_block(prepared_image(encoded, None), **config.image_block_extra)
-    message = HumanMessage(content=[{"type": "text", "text": config.prompt}, image])
+    message = page_message(encoded, config)
     started = time.perf_counter()
     stats.requests += 1
     stats.bytes_sent += len(encoded.url)

@@ -15,7 +15,7 @@ Markdown (tables as Markdown tables, reading order kept) or plain text, with met
 ``input_tokens``, ``output_tokens``, ``total_tokens``   usage billed for the page
 ``image_width``, ``image_height``, ``image_mime_type``  the page image sent
 ``dpi``         render resolution (PDF pages only)
-``cached``      True when the text came from ``cache_dir`` (no request made)
+``cached``      True when the text came from the cache (no request made)
 ``truncated``   True when the answer hit ``max_tokens``
 ``error``       only on a failed page/file: what failed and where (``page_content`` is "")
 ============== ==========================================================================
@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import urllib.parse
-from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,14 +37,17 @@ from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.rate_limiters import BaseRateLimiter
 from langchain_core.runnables import Runnable, RunnableBinding
+from langchain_core.stores import ByteStore
 from typing_extensions import Unpack
 
+from langchain_qwen_vl._scan_batch import BatchRun, batch_run_for, run_batch_pipeline
 from langchain_qwen_vl._scan_cache import PageCache, page_cache_key
 from langchain_qwen_vl._scan_errors import QwenVLScanError, QwenVLScanInputError, ScanFailure
 from langchain_qwen_vl._scan_estimate import PageCostEstimate, ScanCostEstimate, estimate_blobs
 from langchain_qwen_vl._scan_inputs import SCAN_SUFFIXES, ScanPath, resolve_scan_paths
 from langchain_qwen_vl._scan_options import (
     ScanParserOptions,
+    check_cache_and_batch,
     check_choice,
     check_positive,
     has_tqdm,
@@ -142,6 +145,13 @@ class QwenVLScanParser(BaseBlobParser):
             at most that many page images exist. Finished pages may wait for a slower earlier
             page in a buffer of 4 x max_concurrency; Documents come out in page order.
         cache_dir: directory of finished pages; a re-run re-bills none of them. Off when None.
+        cache_store: any LangChain ``ByteStore`` instead of ``cache_dir`` (``InMemoryByteStore``,
+            a Redis/S3/database store) so workers share one cache; keys in ``docs/scans.md``.
+        use_batch_api: transcribe through DashScope's Batch API (half price, results within
+            the completion window) instead of real-time calls; see ``docs/batch.md``. Needs a
+            ``ChatQwenVL``; with a cache a crashed run resumes its jobs (no page billed twice).
+        batch_options: keyword arguments of ``QwenVLBatch`` (``media_url``,
+            ``completion_window``, ...). batch_poll_interval / batch_timeout: how results wait.
         show_progress: tqdm bar (pages, tokens); None = only on an interactive terminal.
         on_error: ``"include"`` yields a failed page/file as a Document with
             ``metadata["error"]``; ``"raise"`` yields the good pages, then raises
@@ -176,6 +186,11 @@ class QwenVLScanParser(BaseBlobParser):
         cache_dir: str | os.PathLike[str] | None = None,
         show_progress: bool | None = None,
         on_error: Literal["include", "raise"] = "include",
+        cache_store: ByteStore | None = None,
+        use_batch_api: bool = False,
+        batch_options: Mapping[str, Any] | None = None,
+        batch_poll_interval: float = 60.0,
+        batch_timeout: float | None = None,
         max_tokens: int | None = None,
         enable_thinking: bool = False,
         max_tokens_per_minute: int | None = None,
@@ -231,6 +246,12 @@ class QwenVLScanParser(BaseBlobParser):
         self.page_separator = page_separator
         self.max_concurrency = max_concurrency
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
+        check_cache_and_batch(cache_dir, cache_store, batch_poll_interval, batch_timeout)
+        self.cache_store = cache_store
+        self.use_batch_api = use_batch_api
+        self.batch_options = dict(batch_options or {})
+        self.batch_poll_interval = batch_poll_interval
+        self.batch_timeout = batch_timeout
         self.show_progress = show_progress
         self.on_error = on_error
         self.enable_thinking = enable_thinking
@@ -297,6 +318,20 @@ class QwenVLScanParser(BaseBlobParser):
             or type(model).__name__
         )
 
+    def _cache(self) -> PageCache | None:
+        if self.cache_store is not None:
+            return PageCache(self.cache_store)
+        return PageCache(self.cache_dir) if self.cache_dir is not None else None
+
+    def _batch_run(self) -> BatchRun:
+        """The Batch API client for ``use_batch_api`` (built per run; fails before any I/O)."""
+        model, bound_kwargs = _unwrap(self.llm)
+        call = {**bound_kwargs, "enable_thinking": self.enable_thinking}
+        call["max_tokens"] = self.max_tokens
+        return batch_run_for(
+            model, call, self.batch_options, self.batch_poll_interval, self.batch_timeout
+        )
+
     def _bound_llm(self) -> Runnable[Any, Any]:
         call: dict[str, Any] = {}
         if "enable_thinking" in self._model_fields:
@@ -338,7 +373,7 @@ class QwenVLScanParser(BaseBlobParser):
             max_tokens=self.max_tokens,
             image_block_extra=dict(self._image_block_extra),
             max_concurrency=self.max_concurrency,
-            cache=PageCache(self.cache_dir) if self.cache_dir is not None else None,
+            cache=self._cache(),
             cache_request_fields=self._request_fields(),
             rate_limiter=self.rate_limiter,
             max_tokens_per_minute=self.max_tokens_per_minute,
@@ -356,7 +391,12 @@ class QwenVLScanParser(BaseBlobParser):
         """Transcribe several blobs as one pipeline (the window spans file boundaries)."""
         stats = ScanRunStats()
         self.last_run_stats = stats
-        async with contextlib.aclosing(run_pipeline(blobs, self._config(), stats)) as documents:
+        pipeline = (
+            run_batch_pipeline(blobs, self._config(), stats, self._batch_run())
+            if self.use_batch_api
+            else run_pipeline(blobs, self._config(), stats)
+        )
+        async with contextlib.aclosing(pipeline) as documents:
             async for document in documents:
                 yield document
 
@@ -385,7 +425,7 @@ class QwenVLScanParser(BaseBlobParser):
             >>> parser.estimate_cost(Blob.from_path("scan.pdf"))  # doctest: +SKIP
             ScanCostEstimate(files=1, pages=4, cached_pages=0, input_tokens=8,720, ...)
         """
-        cache = PageCache(self.cache_dir) if self.cache_dir is not None else None
+        cache = self._cache()
         request_fields = self._request_fields()
 
         def key_for(file_hash: str, page: int) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from langchain_qwen_vl.emulator._batch import BatchService
 from langchain_qwen_vl.emulator._controls import EmulatorControls
 from langchain_qwen_vl.emulator._images import is_loopback_host
 from langchain_qwen_vl.emulator._script import Replies, Script
@@ -97,6 +98,11 @@ class EmulatorHandle(EmulatorControls):
     def base_url(self) -> str:
         """The OpenAI-compatible base URL: ``http://127.0.0.1:PORT/compatible-mode/v1``."""
         return self.root_url + API_PREFIX
+
+    @property
+    def batch(self) -> BatchService:
+        """The emulated Batch API: ``settings`` (speeds), ``advance(s)``, ``fail_line(id)``."""
+        return self._state.batch
 
     # --- lifecycle -------------------------------------------------------------------------
 

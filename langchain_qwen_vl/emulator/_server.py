@@ -33,6 +33,8 @@ from langchain_qwen_vl.emulator._answers import (
     build_answer,
     image_facts,
 )
+from langchain_qwen_vl.emulator._batch import BatchService
+from langchain_qwen_vl.emulator._batch_routes import batch_routes
 from langchain_qwen_vl.emulator._errors import (
     ServiceError,
     internal_error,
@@ -82,6 +84,7 @@ class EmulatorState:
     request_count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     script: Script | None = None
+    batch: BatchService = field(default_factory=BatchService)
 
     def receive(self, body: Any) -> str | None:
         """Record one chat request; return the queued fault it consumes, if any."""
@@ -332,6 +335,7 @@ def create_app(state: EmulatorState) -> ASGIApp:
             Route("/chat/completions", chat_completions, methods=["POST"]),
             Route("/compatible-mode/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
+            *batch_routes(),
         ],
         exception_handlers={404: _route_error, 405: _route_error},
     )
