@@ -9,8 +9,6 @@ thinking mode (one of each per file); only the line being written is in memory.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import json
 import logging
@@ -36,6 +34,7 @@ from langchain_qwen_vl.errors import (
     QwenVLServerError,
     error_from_response,
 )
+from langchain_qwen_vl.media import decode_data_uri
 
 logger = logging.getLogger("langchain_qwen_vl")
 
@@ -80,12 +79,9 @@ def encode_line(custom_id: str, body: Mapping[str, Any]) -> bytes:
 
 
 def _decode_data_uri(url: str) -> tuple[bytes, str]:
-    header, _, data = url.partition(",")
-    mime = header[5:].split(";")[0] or "application/octet-stream"
-    try:
-        return base64.b64decode(data, validate=True), mime
-    except (binascii.Error, ValueError) as error:
-        raise QwenVLInputError(f"a data URI in the request is not valid base64: {error}") from error
+    """(bytes, mime) of a prepared part's data URI, decoded by the media package's rule."""
+    mime, data = decode_data_uri(url, where="batch line")
+    return data, mime or "application/octet-stream"
 
 
 def _rewrite(node: Any, hook: MediaUrlHook) -> Any:
