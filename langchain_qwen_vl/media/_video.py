@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_qwen_vl.errors import QwenVLImageError
 from langchain_qwen_vl.media import _video_rules as rules
 from langchain_qwen_vl.media._budget import ImageBudget
-from langchain_qwen_vl.media._files import LocalFilePolicy
+from langchain_qwen_vl.media._files import FileProblem, LocalFilePolicy
 from langchain_qwen_vl.media._prepare import PreparedImage
 from langchain_qwen_vl.media._sources import (
     ANY_FILE,
@@ -21,6 +22,7 @@ from langchain_qwen_vl.media._sources import (
     is_http,
     path_from_str,
     read,
+    refusal,
     shorten,
 )
 from langchain_qwen_vl.media._video_sampling import plan_video, sample_video
@@ -57,6 +59,16 @@ class VideoOptions:
     max_frames: int | None = None
     max_pixels: int | None = None
 
+    def sampling(self) -> dict[str, Any]:
+        """The keyword arguments of ``sample_video`` / ``plan_video``."""
+        return {
+            "fps": self.fps,
+            "start": self.start,
+            "end": self.end,
+            "max_frames": self.max_frames,
+            "max_pixels": self.max_pixels,
+        }
+
     @classmethod
     def from_block(cls, block: Mapping[str, Any], where: str) -> VideoOptions:
         fps = block.get("fps")
@@ -79,26 +91,33 @@ def _local_video(source: Any, where: str, policy: LocalFilePolicy) -> Any:
     return path
 
 
+@contextmanager
+def _opened(source: Any, where: str, policy: LocalFilePolicy) -> Iterator[Any]:
+    """What the sampler reads: bytes, or the local file opened through ``policy``."""
+    local = _local_video(source, where, policy)
+    if not isinstance(local, str):
+        yield local
+        return
+    try:
+        handle = policy.open(local)
+    except FileProblem as problem:
+        if problem.refused:
+            raise refusal(where, "video", local, policy) from None
+        raise QwenVLImageError(
+            f"{where}: video file {shorten(local)} cannot be read ({problem.reason}) — check "
+            "that it is a readable file."
+        ) from None
+    with handle:
+        yield handle
+
+
 def sample_local_video(
     source: Any, options: VideoOptions, policy: LocalFilePolicy, where: str
 ) -> tuple[tuple[PreparedImage, ...], float]:
     """Sample a local video (path, bytes, data URI) into prepared JPEG frames and the effective
     fps to send with them (needs the ``video`` extra, PyAV)."""
-    local = _local_video(source, where, policy)
-    handle = policy.open(local) if isinstance(local, str) else None
-    try:
-        sampled = sample_video(
-            handle if handle is not None else local,
-            fps=options.fps,
-            start=options.start,
-            end=options.end,
-            max_frames=options.max_frames,
-            max_pixels=options.max_pixels,
-            where=where,
-        )
-    finally:
-        if handle is not None:
-            handle.close()
+    with _opened(source, where, policy) as video:
+        sampled = sample_video(video, where=where, **options.sampling())
     original = (sampled.source.width, sampled.source.height)
     frames = tuple(
         PreparedImage(f.data_uri(), "image/jpeg", f.width, f.height, original, True, False)
@@ -111,22 +130,8 @@ def video_file_tokens(
     source: Any, options: VideoOptions, policy: LocalFilePolicy, where: str
 ) -> int:
     """Tokens of a local video as it would be sampled, from its headers only (PyAV)."""
-    local = _local_video(source, where, policy)
-    handle = policy.open(local) if isinstance(local, str) else None
-    try:
-        plan = plan_video(
-            handle if handle is not None else local,
-            fps=options.fps,
-            start=options.start,
-            end=options.end,
-            max_frames=options.max_frames,
-            max_pixels=options.max_pixels,
-            where=where,
-        )
-    finally:
-        if handle is not None:
-            handle.close()
-    return plan.tokens
+    with _opened(source, where, policy) as video:
+        return plan_video(video, where=where, **options.sampling()).tokens
 
 
 VIDEO_MIME_BY_EXTENSION = {
