@@ -292,7 +292,14 @@ def image_block(
         block: dict[str, Any] = {"type": "image", "url": located.remote}
         return block | {key: value for key, value in keys.items() if value is not None}
     if located.path is not None:
-        with open(located.path, "rb") as handle:
+        try:
+            handle = open(located.path, "rb")  # noqa: SIM115 - closed right below
+        except OSError as error:
+            raise QwenVLImageError(
+                f"{located.subject} cannot be read ({error.strerror or error}) — check that it "
+                "is a readable file."
+            ) from None
+        with handle:
             info = _codec.inspect(handle, located.subject)
         if info.size is not None:
             check_size(*info.size, located.subject)
