@@ -403,16 +403,22 @@ async def test_preparing_a_large_image_does_not_stall_the_event_loop() -> None:
 
 
 async def test_url_only_messages_stay_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def no_threads(*args: Any, **kwargs: Any) -> Any:
+    from langchain_qwen_vl.media import _content
+
+    def no_threads() -> Any:
         raise AssertionError("a thread hop for a URL-only message")
 
-    monkeypatch.setattr(asyncio, "to_thread", no_threads)
+    monkeypatch.setattr(_content, "_preparation_pool", no_threads)
     block = image_block(noise(64, 64))
     messages = [
         HumanMessage(content=[{"type": "image", "url": "https://x.test/a.jpg"}, block, "hi"])
     ]
     prepared = await media.aprepare_messages(messages, MediaOptions(), LocalFilePolicy(None))
     assert len(prepared[0].parts) == 3
+    # ... while a local image does take the hop.
+    local = [HumanMessage(content=[{"type": "image", "url": uri(jpeg(noise(64, 64)))}])]
+    with pytest.raises(AssertionError, match="thread hop"):
+        await media.aprepare_messages(local, MediaOptions(), LocalFilePolicy(None))
 
 
 # --- the scan loader hands pages over prepared ---------------------------------------------------
