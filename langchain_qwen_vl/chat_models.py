@@ -310,6 +310,9 @@ class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
     def _sync_client(self) -> httpx.Client | ClientPool[httpx.Client]:
         if self.http_client is not None:
             return self.http_client
+        client = self._client
+        if client is not None:  # the common case: no lock (10 µs a call in the bench)
+            return client
         with self._lock:
             if self._client is None:
                 timeout, verify = self._httpx_timeout(), shared_ssl_context()
