@@ -212,7 +212,7 @@ def estimate_video_tokens(
             f"{where}: a URL video cannot be measured offline — pass (frames, height, "
             "width), e.g. (duration · fps, height, width)."
         )
-    if ref.frames is not None and ref.frames[0].is_light() and ref.frames[0].trusted() is None:
+    if ref.frames is not None and ref.frames[0].is_remote():
         raise QwenVLVideoError(
             f"{where}: the size of frame {str(ref.frames[0].source)[:60]!r} is not known offline "
             "(a URL is never downloaded) — pass (frames, height, width) instead."

@@ -123,11 +123,13 @@ class ImageRef:
     def trusted(self) -> PreparedImage | None:
         return trusted_prepared(self.block, self.budget) if self.block is not None else None
 
+    def is_remote(self) -> bool:
+        """An http(s) URL: the service downloads it, we never do."""
+        return isinstance(self.source, str) and _src.is_http(self.source.strip())
+
     def is_light(self) -> bool:
         """True when preparing it reads no file and decodes nothing (no thread needed)."""
-        if self.trusted() is not None:
-            return True
-        return isinstance(self.source, str) and _src.is_http(self.source.strip())
+        return self.trusted() is not None or self.is_remote()
 
     def locate(self, policy: LocalFilePolicy) -> _src.Located:
         return _src.locate(self.source, self.where, policy)
@@ -138,13 +140,16 @@ class ImageRef:
             return trusted
         return prepare_located(self.locate(policy), self.budget, policy, self.where)
 
-    def tokens(self, policy: LocalFilePolicy) -> int:
+    def size(self, policy: LocalFilePolicy) -> tuple[int, int] | None:
+        """The (width, height) the service receives, from the header (or the prepared block's
+        sizes); None when unknown (a URL, an undecodable HEIC)."""
         trusted = self.trusted()
-        if trusted is not None:
-            size = (trusted.width, trusted.height) if trusted.width and trusted.height else None
-        else:
-            size = measure_located(self.locate(policy), policy, self.where)
-        return tokens_for(size, self.budget)
+        if trusted is None:
+            return measure_located(self.locate(policy), policy, self.where)
+        return (trusted.width, trusted.height) if trusted.width and trusted.height else None
+
+    def tokens(self, policy: LocalFilePolicy) -> int:
+        return tokens_for(self.size(policy), self.budget)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,16 +188,10 @@ class VideoRef:
             if self.is_remote():  # never downloaded: its length is unknown offline
                 return 0
             return _video.video_file_tokens(self.source, self.options, policy, self.where)
-        first = self.frames[0]
-        trusted = first.trusted()
-        if trusted is not None and trusted.width and trusted.height:
-            size: tuple[int, int] | None = (trusted.width, trusted.height)
-        else:
-            size = measure_located(first.locate(policy), policy, first.where)
+        size = self.frames[0].size(policy)
         cap = self.options.max_pixels
-        if size is None:  # a frame URL: count each frame at the full per-frame cap
-            patches = _video.frame_budget(len(self.frames), cap).cap // 1024
-            return -(-len(self.frames) // 2) * patches + 2
+        if size is None:  # frame URLs: the bound of every frame at the per-frame cap
+            return video_rules.video_tokens_upper_bound(len(self.frames), max_pixels=cap)
         width, height = size
         return video_rules.video_tokens(len(self.frames), height, width, max_pixels=cap)
 

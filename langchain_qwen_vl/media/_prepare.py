@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from langchain_qwen_vl.errors import QwenVLImageError
 from langchain_qwen_vl.media import _codec
 from langchain_qwen_vl.media import _sources as _src
 from langchain_qwen_vl.media._budget import ImageBudget
-from langchain_qwen_vl.media._files import FileProblem, LocalFilePolicy
+from langchain_qwen_vl.media._files import LocalFilePolicy
 from langchain_qwen_vl.media._geometry import (
     PATCH_SIZE,
     downscale_target,
@@ -77,12 +77,6 @@ def _check_uri_size(length: int, subject: str) -> None:
             f"({MAX_IMAGE_BYTES:,} bytes, base64 text counted) — compress it (JPEG), lower "
             "max_pixels, or host it and pass an http(s) URL."
         )
-
-
-def _file_error(located: _src.Located, problem: FileProblem) -> QwenVLImageError:
-    return QwenVLImageError(
-        f"{located.subject} cannot be read ({problem.reason}) — check that it is a readable file."
-    )
 
 
 def _contents(located: _src.Located, policy: LocalFilePolicy, where: str) -> bytes:
@@ -168,14 +162,8 @@ def measure_located(
     if located.pil is not None:
         size: tuple[int, int] | None = _codec.pil_info(located.pil)[1]
     elif located.path is not None:
-        handle: BinaryIO
-        try:
-            handle = policy.open(located.path)
-        except FileProblem as problem:
-            if problem.refused:
-                raise _src.refusal(where, "image", located.path, policy) from None
-            raise _file_error(located, problem) from None
-        with handle:  # Pillow reads only what the header needs
+        with _src.open_local(located.path, where, "image", policy) as handle:
+            # Pillow reads only what the header needs.
             size = _codec.inspect(handle, located.subject).size
     else:
         size = _codec.inspect(_contents(located, policy, where), located.subject).size

@@ -15,7 +15,7 @@ import re
 import sys
 import urllib.parse
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeGuard
+from typing import TYPE_CHECKING, BinaryIO, TypeGuard
 
 from langchain_qwen_vl.errors import QwenVLImageError
 from langchain_qwen_vl.media._files import FileProblem, LocalFilePolicy
@@ -178,16 +178,33 @@ def refusal(where: str, kind: str, path: str, policy: LocalFilePolicy) -> QwenVL
     )
 
 
+def _file_error(
+    problem: FileProblem, where: str, kind: str, path: str, policy: LocalFilePolicy
+) -> QwenVLImageError:
+    if problem.refused:
+        return refusal(where, kind, path, policy)
+    return QwenVLImageError(
+        f"{where}: {kind} file {shorten(path)} cannot be read ({problem.reason}) — "
+        "check that it is a readable file."
+    )
+
+
+def open_local(
+    path: str, where: str, kind: str = "image", policy: LocalFilePolicy = ANY_FILE
+) -> BinaryIO:
+    """The local file opened through ``policy`` (for a header read or a stream)."""
+    try:
+        return policy.open(path)
+    except FileProblem as problem:
+        raise _file_error(problem, where, kind, path, policy) from None
+
+
 def read(path: str, where: str, kind: str = "image", policy: LocalFilePolicy = ANY_FILE) -> bytes:
+    """The whole local file, read through ``policy``."""
     try:
         return policy.read(path)
     except FileProblem as problem:
-        if problem.refused:
-            raise refusal(where, kind, path, policy) from None
-        raise QwenVLImageError(
-            f"{where}: {kind} file {shorten(path)} cannot be read ({problem.reason}) — "
-            "check that it is a readable file."
-        ) from None
+        raise _file_error(problem, where, kind, path, policy) from None
 
 
 def check_remote(url: str, where: str, kind: str = "image") -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from langchain_qwen_vl.errors import QwenVLImageError
 from langchain_qwen_vl.media import _video_rules as rules
 from langchain_qwen_vl.media._budget import ImageBudget
-from langchain_qwen_vl.media._files import FileProblem, LocalFilePolicy
+from langchain_qwen_vl.media._files import LocalFilePolicy
 from langchain_qwen_vl.media._prepare import PreparedImage
 from langchain_qwen_vl.media._sources import (
     ANY_FILE,
@@ -20,9 +20,9 @@ from langchain_qwen_vl.media._sources import (
     decode,
     describe,
     is_http,
+    open_local,
     path_from_str,
     read,
-    refusal,
     shorten,
 )
 from langchain_qwen_vl.media._video_sampling import plan_video, sample_video
@@ -98,16 +98,7 @@ def _opened(source: Any, where: str, policy: LocalFilePolicy) -> Iterator[Any]:
     if not isinstance(local, str):
         yield local
         return
-    try:
-        handle = policy.open(local)
-    except FileProblem as problem:
-        if problem.refused:
-            raise refusal(where, "video", local, policy) from None
-        raise QwenVLImageError(
-            f"{where}: video file {shorten(local)} cannot be read ({problem.reason}) — check "
-            "that it is a readable file."
-        ) from None
-    with handle:
+    with open_local(local, where, "video", policy) as handle:
         yield handle
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "frame_pixel_cap",
     "sample_count",
     "video_tokens",
+    "video_tokens_upper_bound",
 ]
 
 MIN_FRAMES = 4
@@ -282,3 +283,15 @@ def video_tokens(frames: int, height: int, width: int, *, max_pixels: int | None
     h_bar, w_bar = frame_grid(height, width, frames, max_pixels=max_pixels)
     pairs = math.ceil(frames / FRAME_FACTOR)
     return pairs * (h_bar // _PATCH) * (w_bar // _PATCH) + VIDEO_EXTRA_TOKENS
+
+
+def video_tokens_upper_bound(frames: int, *, max_pixels: int | None = None) -> int:
+    """Input tokens of ``frames`` frames of unknown size (URLs, never downloaded): every frame
+    at the full per-frame cap, the most the service can count.
+
+    Example:
+        >>> video_tokens_upper_bound(4)
+        1282
+    """
+    patches = frame_pixel_cap(frames, max_pixels) // (_PATCH * _PATCH)
+    return math.ceil(frames / FRAME_FACTOR) * patches + VIDEO_EXTRA_TOKENS
