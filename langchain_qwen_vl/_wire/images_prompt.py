@@ -119,9 +119,9 @@ def build_request(
 ) -> dict[str, Any]:
     """Build the images + prompt body; ``params`` holds the optional fields set (None = unset).
 
-    Raises :class:`QwenVLUnsupportedFeatureError` for anything this shape cannot express —
-    tool calls or tool results in the history, video (see :func:`check_expressible`, called
-    before preparation), or a conversation without images.
+    Raises :class:`QwenVLUnsupportedFeatureError` for a conversation without images. Tool
+    calls, tool results and video are refused by :func:`check_expressible`, which the caller
+    runs on the messages before preparing them (so nothing is read or decoded in vain).
 
     Example:
         >>> from langchain_core.messages import HumanMessage
@@ -134,7 +134,6 @@ def build_request(
         {'model': 'qwen3-vl-flash', 'images': ['https://x.test/a.png'], 'prompt': 'What?'}
     """
     messages = [item.message for item in prepared]
-    check_expressible(messages)
     parts_by_message: list[Sequence[Part]] = [item.parts for item in prepared]
 
     images = [p.image.url for parts in parts_by_message for p in parts if isinstance(p, ImagePart)]

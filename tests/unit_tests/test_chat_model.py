@@ -310,3 +310,34 @@ def test_401_round_trip(recorded: Path) -> None:
     )
     with pytest.raises(QwenVLAuthenticationError, match="region"):
         model.invoke("hi")
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (
+            [
+                AIMessage("", tool_calls=[{"name": "f", "args": {}, "id": "c1"}]),
+                ToolMessage("done", tool_call_id="c1"),
+            ],
+            "tool calls and tool results cannot be expressed",
+        ),
+        (
+            [HumanMessage(content=[{"type": "video", "video": ["https://x.test/f.jpg"] * 4}])],
+            "video input cannot be expressed",
+        ),
+    ],
+)
+def test_images_prompt_refuses_before_any_image_is_read(
+    extra: list[Any], needle: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_qwen_vl import media
+
+    def no_preparation(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("images were prepared before the refusal")
+
+    monkeypatch.setattr(media, "prepare_messages", no_preparation)
+    llm = ChatQwenVL(api_key="sk-test", wire_format="images_prompt")
+    messages = [HumanMessage(content=[{"type": "image", "url": "/no/such/file.png"}]), *extra]
+    with pytest.raises(QwenVLUnsupportedFeatureError, match=needle):
+        llm._build_payload(messages)
