@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from langchain_qwen_vl.emulator._controls import EmulatorControls
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dashscope"
+
+# Property tests: the same examples on every CI run (a red CI names a real, repeatable case);
+# `HYPOTHESIS_PROFILE=explore pytest tests/unit_tests/test_properties.py` searches afresh.
+settings.register_profile("ci", max_examples=150, derandomize=True, database=None)
+settings.register_profile("explore", max_examples=3000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

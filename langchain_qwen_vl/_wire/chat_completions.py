@@ -178,6 +178,17 @@ def messages_to_wire(prepared: Sequence[PreparedMessage]) -> list[dict[str, Any]
 # --- response --------------------------------------------------------------------------
 
 
+def _token_count(value: Any, key: str) -> int:
+    """A token count from the answer: a non-negative whole number, else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"usage {key}={value!r} is not a number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"usage {key}={value!r} is not a whole number")
+    if value < 0:
+        raise ValueError(f"usage {key}={value!r} is negative")
+    return int(value)
+
+
 def usage_metadata_from_usage(usage: Mapping[str, Any]) -> UsageMetadata:
     """Map the service's ``usage`` object to LangChain's ``UsageMetadata``.
 
@@ -189,30 +200,31 @@ def usage_metadata_from_usage(usage: Mapping[str, Any]) -> UsageMetadata:
         ...                            "total_tokens": 5})["total_tokens"]
         5
     """
-    input_tokens = int(usage.get("prompt_tokens") or 0)
-    output_tokens = int(usage.get("completion_tokens") or 0)
+    input_tokens = _token_count(usage.get("prompt_tokens") or 0, "prompt_tokens")
+    output_tokens = _token_count(usage.get("completion_tokens") or 0, "completion_tokens")
+    total = usage.get("total_tokens") or input_tokens + output_tokens
     metadata: UsageMetadata = {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
-        "total_tokens": int(usage.get("total_tokens") or input_tokens + output_tokens),
+        "total_tokens": _token_count(total, "total_tokens"),
     }
     prompt_details = usage.get("prompt_tokens_details") or {}
     input_details: dict[str, int] = {}
     if prompt_details.get("cached_tokens") is not None:
-        input_details["cache_read"] = int(prompt_details["cached_tokens"])
+        input_details["cache_read"] = _token_count(prompt_details["cached_tokens"], "cached_tokens")
     for wire_key, key in (
         ("text_tokens", "text"),
         ("image_tokens", "image"),
         ("video_tokens", "video"),
     ):
         if prompt_details.get(wire_key) is not None:
-            input_details[key] = int(prompt_details[wire_key])
+            input_details[key] = _token_count(prompt_details[wire_key], wire_key)
     if input_details:
         metadata["input_token_details"] = InputTokenDetails(**input_details)  # type: ignore[typeddict-item]
     completion_details = usage.get("completion_tokens_details") or {}
     if completion_details.get("reasoning_tokens") is not None:
         metadata["output_token_details"] = OutputTokenDetails(
-            reasoning=int(completion_details["reasoning_tokens"])
+            reasoning=_token_count(completion_details["reasoning_tokens"], "reasoning_tokens")
         )
     return metadata
 
