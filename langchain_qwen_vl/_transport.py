@@ -8,8 +8,10 @@ the caller; after that a break raises :class:`QwenVLStreamError`, and so does a 
 without ``data: [DONE]``.
 
 The retry and stream logic is written once, as generators that yield what to do next (send,
-read a line, sleep, hand a payload over) and receive the outcome: the sync and async functions
-below only perform those steps, the way httpx drives its auth flows.
+read the body, run the body's lines through an :class:`_EventReader`, sleep) and receive the
+outcome: the sync and async functions below only perform those steps, the way httpx drives its
+auth flows. The per-line work lives in the reader, which both drivers call in a plain loop, so a
+line costs one method call rather than two generator switches.
 """
 
 from __future__ import annotations
@@ -94,10 +96,6 @@ class _Read(_Step):
     """Read the whole body; reply with bytes or the httpx error."""
 
 
-class _Line(_Step):
-    """Reply with the next line of the body, ``None`` at its end, or the httpx error."""
-
-
 class _Drain(_Step):
     """Read what is left so the connection returns to the pool; reply with nothing."""
 
@@ -112,13 +110,15 @@ class _Wait(_Step):
 
 
 @dataclass(slots=True)
-class _Emit(_Step):
-    """Hand ``payload`` to the caller; reply with nothing."""
+class _Events(_Step):
+    """Feed the body's lines to ``reader`` and hand each payload it returns to the caller,
+    until it is ``done`` or the body ends (then call ``reader.end()``); reply with nothing,
+    the httpx error, or the :class:`QwenVLError` the reader raised."""
 
-    payload: dict[str, Any]
+    reader: _EventReader
 
 
-SEND, READ, LINE, DRAIN = _Send(), _Read(), _Line(), _Drain()
+SEND, READ, DRAIN = _Send(), _Read(), _Drain()
 Flow = Generator[_Step, Any, Any]
 
 
@@ -287,11 +287,51 @@ def post_flow(endpoint: Endpoint, policy: RetryPolicy) -> Flow:
         yield _Wait(failure, attempt, delay)
 
 
+class _EventReader:
+    """The lines of one event-stream answer in, decoded payloads out: the per-line work of a
+    stream, written once and called by both drivers in their own loop over the lines."""
+
+    __slots__ = ("_any_choice", "_endpoint", "_last", "_parser", "_response", "done", "started")
+
+    def __init__(self, response: httpx.Response, endpoint: Endpoint) -> None:
+        self._parser = SSELineParser()
+        self._response = response
+        self._endpoint = endpoint
+        self._last: dict[str, Any] = {}
+        self._any_choice = False
+        self.started = False
+        self.done = False
+
+    def feed(self, line: str) -> dict[str, Any] | None:
+        """One line; the payload it completes, if any (``done`` is set at ``[DONE]``)."""
+        event = self._parser.feed(line)
+        return None if event is None else self._event(event)
+
+    def end(self) -> dict[str, Any] | None:
+        """The body ended: a last event without its closing blank line still completes."""
+        event = self._parser.finish()
+        return None if event is None else self._event(event)
+
+    def _event(self, event: tuple[str, str]) -> dict[str, Any] | None:
+        payload = _payload_of(event[0], event[1], self._response, self._endpoint)
+        if payload is None:
+            if not self._any_choice:
+                raise _unusable(
+                    self._response, self._endpoint, "the stream had no `choices`", self._last
+                )
+            self.done = True
+            return None
+        self.started, self._last = True, payload
+        if not self._any_choice and payload.get("choices"):
+            self._any_choice = True
+        return payload
+
+
 def stream_flow(endpoint: Endpoint, policy: RetryPolicy) -> Flow:
     """One streamed call with retries before the first event; emits each decoded payload."""
     attempt = 0
     while True:
-        started = any_choice = False
+        reader: _EventReader | None = None
         try:
             reply = yield SEND
             if isinstance(reply, httpx.HTTPError):
@@ -301,31 +341,23 @@ def stream_flow(endpoint: Endpoint, policy: RetryPolicy) -> Flow:
                 if isinstance(body, httpx.HTTPError):
                     raise _from_httpx(body, endpoint) from body
                 _check_stream_response(reply, body, endpoint)
-            parser = SSELineParser()
-            last: dict[str, Any] = {}
-            while True:
-                line = yield LINE
-                if isinstance(line, httpx.HTTPError):
-                    if started:
-                        raise _truncated(endpoint, reply, line) from line
-                    raise _from_httpx(line, endpoint) from line
-                event = parser.finish() if line is None else parser.feed(line)
-                if event is not None:
-                    payload = _payload_of(event[0], event[1], reply, endpoint)
-                    if payload is None:
-                        if not started or not any_choice:
-                            raise _unusable(reply, endpoint, "the stream had no `choices`", last)
-                        # Read what follows [DONE] so the connection goes back to the pool (an
-                        # unfinished body makes httpx close it: a new TCP connect each stream).
-                        yield DRAIN
-                        return None
-                    started, last = True, payload
-                    any_choice = any_choice or bool(payload.get("choices"))
-                    yield _Emit(payload)
-                if line is None:
-                    raise _truncated(endpoint, reply)
+            reader = _EventReader(reply, endpoint)
+            outcome = yield _Events(reader)
+            if isinstance(outcome, QwenVLError):
+                raise outcome
+            if isinstance(outcome, httpx.HTTPError):
+                if reader.started:
+                    raise _truncated(endpoint, reply, outcome) from outcome
+                raise _from_httpx(outcome, endpoint) from outcome
+            if not reader.done:
+                raise _truncated(endpoint, reply)
+            # Read what follows [DONE] so the connection goes back to the pool (an unfinished
+            # body makes httpx close it: a new TCP connect each stream).
+            yield DRAIN
+            return None
         except QwenVLError as error:
             failure = error
+            started = reader is not None and reader.started
             delay = _retry_delay_or_raise(error, attempt, policy, started=started)
         attempt += 1
         yield _Wait(failure, attempt, delay)
@@ -389,14 +421,22 @@ def stream_sync(
         step = next(flow)
         while True:
             reply: Any = None
-            if step is LINE:
+            if isinstance(step, _Events):
                 assert lines is not None
+                reader = step.reader
                 try:
-                    reply = next(lines, None)
-                except httpx.HTTPError as error:
+                    for line in lines:
+                        payload = reader.feed(line)
+                        if payload is not None:
+                            yield payload
+                        elif reader.done:
+                            break
+                    else:
+                        payload = reader.end()
+                        if payload is not None:
+                            yield payload
+                except (httpx.HTTPError, QwenVLError) as error:
                     reply = error
-            elif isinstance(step, _Emit):
-                yield step.payload
             elif step is SEND:
                 done()
                 if pool is not None:
@@ -493,14 +533,22 @@ async def stream_async(
         step = next(flow)
         while True:
             reply: Any = None
-            if step is LINE:
+            if isinstance(step, _Events):
                 assert lines is not None
+                reader = step.reader
                 try:
-                    reply = await anext(lines, None)
-                except httpx.HTTPError as error:
+                    async for line in lines:
+                        payload = reader.feed(line)
+                        if payload is not None:
+                            yield payload
+                        elif reader.done:
+                            break
+                    else:
+                        payload = reader.end()
+                        if payload is not None:
+                            yield payload
+                except (httpx.HTTPError, QwenVLError) as error:
                     reply = error
-            elif isinstance(step, _Emit):
-                yield step.payload
             elif step is SEND:
                 await done()
                 if pool is not None:

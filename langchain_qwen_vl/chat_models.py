@@ -497,6 +497,8 @@ class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
             chunk = _parse_guard.feed(assembler, payload)
             if chunk is not None:
                 yield chunk
+        if (last := assembler.finish()) is not None:
+            yield last
 
     async def _astream(
         self,
@@ -517,6 +519,8 @@ class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
             chunk = _parse_guard.feed(assembler, payload)
             if chunk is not None:
                 yield chunk
+        if (last := assembler.finish()) is not None:
+            yield last
 
     # --- tools and structured output ----------------------------------------------------
 

@@ -18,7 +18,12 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.messages.ai import (
+    InputTokenDetails,
+    OutputTokenDetails,
+    UsageMetadata,
+    add_usage,
+)
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
@@ -316,6 +321,11 @@ class StreamAssembler:
     """Turns the SSE chunks of one stream into ``ChatGenerationChunk`` objects.
 
     It holds the little state a stream needs:
+    - an event that carries no content (the opening role-only delta, the finish reason, the
+      usage) makes no chunk of its own: its metadata is held and sent on the next content
+      chunk or, by :meth:`finish`, as one last chunk marked ``chunk_position="last"`` (as
+      langchain-openai marks its final chunk). A Qwen stream so yields one chunk per piece
+      of text plus one, instead of three more that carry nothing to show;
     - string metadata (``model_name``, ``finish_reason``) goes on exactly one chunk, because
       LangChain concatenates strings when chunks merge;
     - servers that repeat a tool call's ``id`` and ``name`` on every fragment would otherwise
@@ -330,6 +340,12 @@ class StreamAssembler:
         ...     "delta": {"content": "Hi"}, "finish_reason": "stop"}]})
         >>> chunk.message.content, chunk.message.response_metadata["finish_reason"]
         ('Hi', 'stop')
+        >>> assembler.feed({"id": "c", "choices": [], "usage": {"prompt_tokens": 3,
+        ...     "completion_tokens": 1, "total_tokens": 4}}) is None
+        True
+        >>> last = assembler.finish()
+        >>> last.message.usage_metadata["total_tokens"], last.message.chunk_position
+        (4, 'last')
     """
 
     def __init__(self, *, output_version: str | None = None) -> None:
@@ -338,6 +354,8 @@ class StreamAssembler:
         self._seen_text = False
         self._tool_index_offset: int | None = None
         self._announced_tool_calls: set[int] = set()
+        self._held: dict[str, Any] = {}  # metadata of events that carried no content
+        self._emitted = False
         self.finish_reason: str | None = None
         self.saw_usage = False
 
@@ -366,53 +384,74 @@ class StreamAssembler:
             )
         return chunks
 
+    def _hold(
+        self,
+        payload: Mapping[str, Any],
+        finish_reason: str | None,
+        usage_metadata: UsageMetadata | None,
+    ) -> None:
+        held = self._held
+        held.setdefault("id", payload.get("id"))
+        if finish_reason:
+            held["response_metadata"] = {
+                "model_name": payload.get("model"),
+                "finish_reason": finish_reason,
+                "system_fingerprint": payload.get("system_fingerprint"),
+            }
+        if usage_metadata is not None:
+            prior = held.get("usage_metadata")
+            held["usage_metadata"] = (
+                usage_metadata if prior is None else add_usage(prior, usage_metadata)
+            )
+
     def feed(self, payload: Mapping[str, Any]) -> ChatGenerationChunk | None:
-        """Convert one decoded SSE ``data:`` payload; ``None`` when it carries nothing."""
+        """Convert one decoded SSE ``data:`` payload; ``None`` when it carries no content
+        (its metadata is held for the next chunk or :meth:`finish`)."""
         choices = payload.get("choices") or []
         usage = payload.get("usage")
         usage_metadata = usage_metadata_from_usage(usage) if usage else None
         if usage_metadata is not None:
             self.saw_usage = True
-        if not choices:
-            if usage_metadata is None:
-                return None
-            message = AIMessageChunk(
-                content="",
-                usage_metadata=usage_metadata,
-                response_metadata={"model_provider": MODEL_PROVIDER},
-                id=payload.get("id"),
-            )
-            return ChatGenerationChunk(message=message)
-        choice = choices[0]
+        choice = choices[0] if choices else {}
         delta = choice.get("delta") or {}
-        additional_kwargs: dict[str, Any] = {}
-        reasoning = delta.get("reasoning_content")
-        if reasoning:
-            additional_kwargs["reasoning_content"] = reasoning
-            self._seen_reasoning = True
-        text = delta.get("content") or ""
-        if text:
-            self._seen_text = True
-        raw_calls = delta.get("tool_calls") or []
-        response_metadata: dict[str, Any] = {"model_provider": MODEL_PROVIDER}
         finish_reason = choice.get("finish_reason")
-        generation_info = None
         if finish_reason:
             self.finish_reason = finish_reason
-            response_metadata |= {
-                "model_name": payload.get("model"),
-                "finish_reason": finish_reason,
-                "system_fingerprint": payload.get("system_fingerprint"),
-            }
-            generation_info = {"finish_reason": finish_reason}
+        reasoning = delta.get("reasoning_content")
+        text = delta.get("content") or ""
+        raw_calls = delta.get("tool_calls")
+        if not (text or reasoning or raw_calls):
+            self._hold(payload, finish_reason, usage_metadata)
+            return None
+        self._hold(payload, finish_reason, usage_metadata)
         fields: dict[str, Any] = {}  # only non-empty fields: each one costs validation
-        if additional_kwargs:
-            fields["additional_kwargs"] = additional_kwargs
+        if reasoning:
+            fields["additional_kwargs"] = {"reasoning_content": reasoning}
+            self._seen_reasoning = True
+        if text:
+            self._seen_text = True
         if raw_calls:
             fields["tool_call_chunks"] = self._tool_call_chunks(raw_calls)
-        if usage_metadata is not None:
-            fields["usage_metadata"] = usage_metadata
+        return self._chunk(text, fields)
+
+    def finish(self) -> ChatGenerationChunk | None:
+        """After the last event: the held metadata as the stream's last chunk, or ``None``
+        when there is none left (a stream that sent no content still yields one chunk)."""
+        if not self._held and self._emitted:
+            return None
+        return self._chunk("", {"chunk_position": "last"})
+
+    def _chunk(self, text: str, fields: dict[str, Any]) -> ChatGenerationChunk:
+        held, self._held = self._held, {}
+        self._emitted = True
+        response_metadata: dict[str, Any] = {"model_provider": MODEL_PROVIDER}
+        generation_info = None
+        if "response_metadata" in held:
+            response_metadata |= held["response_metadata"]
+            generation_info = {"finish_reason": held["response_metadata"]["finish_reason"]}
+        if "usage_metadata" in held:
+            fields["usage_metadata"] = held["usage_metadata"]
         message = AIMessageChunk(
-            content=text, response_metadata=response_metadata, id=payload.get("id"), **fields
+            content=text, response_metadata=response_metadata, id=held.get("id"), **fields
         )
         return ChatGenerationChunk(message=message, generation_info=generation_info)

@@ -69,6 +69,19 @@ def test_text_stream_merges_to_the_full_answer_with_usage_once(recorded: Path) -
     payloads = _sse_payloads((recorded / "compat-stream-text.sse").read_text())
     assembler = StreamAssembler()
     chunks = [c for p in payloads if (c := assembler.feed(p)) is not None]
+    last = assembler.finish()
+    assert last is not None
+    # One chunk per piece of text, and one last chunk with the finish reason and the usage.
+    assert [c.message.content for c in chunks] == [
+        "I am",
+        " a",
+        " large-scale",
+        " language model from Alibaba",
+        " Cloud, and my name is Qwen",
+        ".",
+    ]
+    assert last.message.chunk_position == "last"  # type: ignore[attr-defined]
+    chunks.append(last)
     merged = chunks[0].message
     for chunk in chunks[1:]:
         merged = merged + chunk.message

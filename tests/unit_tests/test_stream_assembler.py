@@ -22,8 +22,8 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
 def _merge(payloads: list[dict[str, Any]], **kwargs: Any) -> AIMessageChunk:
     assembler = StreamAssembler(**kwargs)
     merged: AIMessageChunk | None = None
-    for payload in payloads:
-        chunk = assembler.feed(payload)
+    chunks = [assembler.feed(payload) for payload in payloads] + [assembler.finish()]
+    for chunk in chunks:
         if chunk is None:
             continue
         message = chunk.message
@@ -106,12 +106,50 @@ def test_v1_tool_call_indices_do_not_collide_with_reasoning_and_text() -> None:
 def test_usage_only_chunk_and_empty_keepalive() -> None:
     assembler = StreamAssembler()
     assert assembler.feed({"choices": [], "usage": None}) is None
-    chunk = assembler.feed(
-        {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}
-    )
+    usage = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+    assert assembler.feed({"choices": [], "usage": usage}) is None
+    chunk = assembler.finish()  # the usage arrives on the last chunk
     assert chunk is not None
+    assert chunk.message.chunk_position == "last"  # type: ignore[attr-defined]
     assert chunk.message.usage_metadata == {  # type: ignore[attr-defined]
         "input_tokens": 5,
         "output_tokens": 2,
         "total_tokens": 7,
     }
+
+
+def test_finish_and_usage_events_make_one_last_chunk_and_the_opening_delta_none() -> None:
+    assembler = StreamAssembler()
+    usage = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+    assert assembler.feed(_chunk({"role": "assistant", "content": ""})) is None
+    text = assembler.feed(_chunk({"content": "Hi"}))
+    assert text is not None
+    assert text.message.id == "chatcmpl-1"
+    assert assembler.feed(_chunk({"content": ""}, finish="stop")) is None
+    assert assembler.feed({"id": "chatcmpl-1", "choices": [], "usage": usage}) is None
+    last = assembler.finish()
+    assert last is not None
+    message = last.message
+    assert isinstance(message, AIMessageChunk)
+    assert (message.content, message.chunk_position) == ("", "last")
+    assert message.response_metadata["finish_reason"] == "stop"
+    assert message.usage_metadata == {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7}
+    assert last.generation_info == {"finish_reason": "stop"}
+    assert assembler.finish() is None  # nothing is sent twice
+
+
+def test_metadata_held_before_more_content_rides_on_that_content() -> None:
+    assembler = StreamAssembler()
+    assert assembler.feed(_chunk({"content": ""}, finish="length")) is None
+    chunk = assembler.feed(_chunk({"content": "late"}))
+    assert chunk is not None
+    assert chunk.message.response_metadata["finish_reason"] == "length"
+    assert assembler.finish() is None
+
+
+def test_a_stream_without_content_still_yields_one_last_chunk() -> None:
+    assembler = StreamAssembler()
+    assert assembler.feed(_chunk({"role": "assistant", "content": ""})) is None
+    last = assembler.finish()
+    assert last is not None
+    assert last.message.content == ""
