@@ -76,27 +76,33 @@ def _validate(model_class: type[BaseModel], name: str, value: Any) -> Any:
         ) from error
 
 
-def resolve(model: BaseModel, stop: list[str] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The parameters of one call; body-level keys (tools, ...) are collected under ``_body``.
+def resolve(
+    model_class: type[BaseModel],
+    fields: Mapping[str, Any],
+    stop: list[str] | None,
+    kwargs: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The parameters of one call: ``fields`` (the model's values of :data:`PER_CALL_FIELDS`)
+    overridden by validated ``kwargs``; body-level keys (tools, ...) are collected under
+    ``_body``.
 
     Example:
         >>> from langchain_qwen_vl import ChatQwenVL
-        >>> resolve(ChatQwenVL(api_key="sk-x", temperature=0.1), None, {"temperature": 0.5})[
-        ...     "temperature"]
+        >>> resolve(ChatQwenVL, {"temperature": 0.1}, None, {"temperature": 0.5})["temperature"]
         0.5
     """
-    params: dict[str, Any] = {name: getattr(model, name) for name in PER_CALL_FIELDS}
+    params = dict(fields)
     body_kwargs: dict[str, Any] = {}
     for key, value in kwargs.items():
         if key in IGNORED_KWARGS:
             continue
         if key in PER_CALL_FIELDS:
-            params[key] = _validate(type(model), key, value)
+            params[key] = _validate(model_class, key, value)
         elif key in BODY_KWARGS:
             body_kwargs[key] = value
         else:
             raise QwenVLInputError(
-                f"{key}={short(value)}: not a parameter of {type(model).__name__} — use one of "
+                f"{key}={short(value)}: not a parameter of {model_class.__name__} — use one of "
                 f"{', '.join(PER_CALL_FIELDS + BODY_KWARGS)}, or pass extra_body={{...}} for a "
                 "raw request key."
             )

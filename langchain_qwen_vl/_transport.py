@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 import random
 import time
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, cast
 
 import httpx
+from pydantic_core import from_json
 
 from langchain_qwen_vl._pool import ClientPool
 from langchain_qwen_vl._sse import SSELineParser
@@ -172,7 +172,7 @@ def _decode_json(
     response: httpx.Response, body: bytes, endpoint: Endpoint, *, require_choices: bool
 ) -> dict[str, Any]:
     try:
-        decoded = json.loads(body)
+        decoded = from_json(body)
     except ValueError as error:
         raise _unusable(response, endpoint, f"not JSON ({error}; {len(body)} bytes)") from error
     if not isinstance(decoded, dict):
@@ -215,7 +215,7 @@ def _payload_of(
         return None
     # Not JSON inside a 200 stream: the service answered (and may bill); never retried.
     try:
-        payload = json.loads(data)
+        payload = from_json(data)
     except ValueError as error:
         detail = f"a stream event is not JSON ({error})"
         raise _unusable(response, endpoint, detail) from error

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from PIL import Image
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from langchain_qwen_vl import ChatQwenVL
 from langchain_qwen_vl.errors import (
@@ -132,6 +132,58 @@ def test_chat_completions_body_with_fields_and_per_call_override() -> None:
     }
     assert model.temperature == 0.3
     assert extra == {"custom_flag": True}
+
+
+_ANSWER = {
+    "id": "chatcmpl-1",
+    "model": "qwen3-vl-flash",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}],
+}
+
+
+def test_fields_assigned_after_a_call_count_on_the_next_call(tmp_path: Path) -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=_ANSWER)
+
+    model = ChatQwenVL(
+        api_key="sk-one",
+        base_url="http://127.0.0.1:9/v1",
+        http_client=httpx.Client(transport=httpx.MockTransport(answer)),
+    )
+    model.invoke("hi")
+    model.temperature = 0.4
+    model.api_key = SecretStr("sk-two")  # type: ignore[assignment]
+    model.base_url = "http://127.0.0.1:9/other"
+    model.default_headers = {"X-Team": "vision"}
+    model.allowed_dirs = (tmp_path,)
+    model.invoke("hi")
+    first, second = seen
+    assert "temperature" not in json.loads(first.content)
+    assert json.loads(second.content)["temperature"] == 0.4
+    assert second.headers["authorization"] == "Bearer sk-two"
+    assert second.url == "http://127.0.0.1:9/other/chat/completions"
+    assert second.headers["x-team"] == "vision"
+    with pytest.raises(QwenVLImageError, match="allowed_dirs"):
+        model.invoke([HumanMessage([{"type": "image", "url": "/etc/hostname"}])])
+    copy = model.model_copy(update={"temperature": 0.9, "max_retries": 0})
+    copy.invoke("hi")
+    assert json.loads(seen[-1].content)["temperature"] == 0.9
+    assert copy._policy().max_retries == 0
+    assert model._policy().max_retries == 2
+    model.invoke("hi")
+    assert json.loads(seen[-1].content)["temperature"] == 0.4
+
+
+def test_a_value_json_cannot_carry_is_refused_before_sending() -> None:
+    model = _model(
+        extra_body={"when": object()},
+        http_client=httpx.Client(transport=httpx.MockTransport(_never_called)),
+    )
+    with pytest.raises(QwenVLInputError, match="extra_body"):
+        model.invoke("hi")
 
 
 def test_stream_body_asks_for_usage() -> None:
