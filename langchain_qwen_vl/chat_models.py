@@ -64,6 +64,7 @@ class _Fixed:
     endpoint: _transport.Endpoint | None  # None: no API key (raised at the call)
     policy: _transport.RetryPolicy
     files: media.LocalFilePolicy
+    identifying: dict[str, Any]  # _identifying_params (LangChain reads it on every call)
 
 
 class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
@@ -251,9 +252,7 @@ class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        params = {name: getattr(self, name) for name in _params.SAMPLING_FIELDS}
-        params |= {"model": self.model, "wire_format": self.wire_format, "stop": self.stop}
-        return {k: v for k, v in params.items() if v is not None}
+        return dict(self._constants().identifying)  # a copy: callers may add keys
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(
@@ -308,9 +307,15 @@ class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
                 endpoint=self._build_endpoint(),
                 policy=_transport.RetryPolicy(max_retries=self.max_retries),
                 files=media.LocalFilePolicy(self.allowed_dirs),
+                identifying=self._build_identifying_params(),
             )
             self.__pydantic_private__["_fixed"] = fixed  # type: ignore[index]
         return fixed
+
+    def _build_identifying_params(self) -> dict[str, Any]:
+        params = {name: getattr(self, name) for name in _params.SAMPLING_FIELDS}
+        params |= {"model": self.model, "wire_format": self.wire_format, "stop": self.stop}
+        return {k: v for k, v in params.items() if v is not None}
 
     def _build_endpoint(self) -> _transport.Endpoint | None:
         if self.api_key is None or not self.api_key.get_secret_value():
@@ -369,6 +374,12 @@ class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
         # An AsyncClient's pool belongs to the event loop that opened its connections, so keep
         # one per loop (pytest-asyncio and asyncio.run() each bring a fresh loop).
         loop = asyncio.get_running_loop()
+        clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, ClientPool[httpx.AsyncClient]
+        ] = self.__pydantic_private__["_async_clients"]  # type: ignore[index]
+        pool = clients.get(loop)
+        if pool is not None:  # the common case: no lock, no private-attribute lookup
+            return pool
         with self._lock:
             pool = self._async_clients.get(loop)
             if pool is None:

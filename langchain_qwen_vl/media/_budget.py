@@ -109,10 +109,6 @@ class ImageBudget:
         return self.min_pixels or MIN_PIXELS
 
 
-def _first(*values: Any) -> Any:
-    return next((value for value in values if value is not None), None)
-
-
 def resolve_budget(
     block: Mapping[str, Any] | None, options: MediaOptions, where: str
 ) -> ImageBudget:
@@ -128,8 +124,17 @@ def resolve_budget(
     block = block or {}
     inner = block.get("image_url")
     nested: Mapping[str, Any] = inner if isinstance(inner, Mapping) else {}
-    max_pixels = _first(block.get("max_pixels"), nested.get("max_pixels"), options.max_pixels)
-    min_pixels = _first(block.get("min_pixels"), nested.get("min_pixels"), options.min_pixels)
+    # The first value set wins: the part's own key, the nested image_url key, the call's.
+    max_pixels = block.get("max_pixels")
+    if max_pixels is None:
+        max_pixels = nested.get("max_pixels")
+    if max_pixels is None:
+        max_pixels = options.max_pixels
+    min_pixels = block.get("min_pixels")
+    if min_pixels is None:
+        min_pixels = nested.get("min_pixels")
+    if min_pixels is None:
+        min_pixels = options.min_pixels
     if max_pixels is not None:
         max_pixels = check_pixel_count("max_pixels", max_pixels, where)
     if min_pixels is not None:

@@ -36,6 +36,7 @@ from langchain_qwen_vl.media._prepare import (
     PreparedImage,
     measure_located,
     prepare_located,
+    remote_prepared,
     tokens_for,
     trusted_prepared,
 )
@@ -135,6 +136,9 @@ class ImageRef:
         return _src.locate(self.source, self.where, policy)
 
     def prepare(self, policy: LocalFilePolicy) -> PreparedImage:
+        source = self.source
+        if isinstance(source, str) and _src.is_http(text := source.strip()):
+            return remote_prepared(_src.check_remote(text, self.where))
         trusted = self.trusted()
         if trusted is not None:
             return trusted
@@ -251,7 +255,7 @@ def parse_content(
             if item:
                 parts.append(TextPart(item))
             continue
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):  # ABC check: slow path
             raise QwenVLImageError(
                 f"{item_where}: unsupported content item of type {type(item).__name__} — "
                 "use a string, a text block, or an image block (see langchain_qwen_vl.image_block)."
@@ -296,15 +300,17 @@ def _parse_messages(messages: Sequence[BaseMessage], options: MediaOptions) -> l
 
 def _check_image_count(parsed: Sequence[Sequence[RawPart]]) -> None:
     """The per-request image limits, before anything is read or sent."""
-    images = [p for parts in parsed for p in parts if isinstance(p, ImageRef)]
-    if len(images) > MAX_IMAGES_PER_REQUEST:
+    images = inline = 0
+    for parts in parsed:
+        for part in parts:
+            if type(part) is ImageRef:
+                images += 1
+                inline += not part.is_remote()
+    if images > MAX_IMAGES_PER_REQUEST:
         raise QwenVLImageError(
-            f"messages: {len(images)} images in one request, the service takes at most "
+            f"messages: {images} images in one request, the service takes at most "
             f"{MAX_IMAGES_PER_REQUEST} — split the conversation into several requests."
         )
-    inline = sum(
-        1 for p in images if not (isinstance(p.source, str) and _src.is_http(p.source.strip()))
-    )
     if inline > MAX_BASE64_IMAGES_PER_REQUEST:
         raise QwenVLImageError(
             f"messages: {inline} inline (base64) images in one request, the service takes at "
@@ -317,6 +323,8 @@ def _check_image_count(parsed: Sequence[Sequence[RawPart]]) -> None:
 
 
 def _prepare_part(part: RawPart, policy: LocalFilePolicy) -> Part:
+    if type(part) is TextPart:
+        return part
     if isinstance(part, ImageRef):
         return ImagePart(part.prepare(policy), part.budget)
     if isinstance(part, VideoRef):
@@ -337,7 +345,7 @@ def prepare_messages(
     """
     parsed = _parse_messages(messages, options)
     return [
-        PreparedMessage(message, tuple(_prepare_part(part, policy) for part in parts))
+        PreparedMessage(message, tuple([_prepare_part(part, policy) for part in parts]))
         for message, parts in zip(messages, parsed, strict=True)
     ]
 

@@ -136,6 +136,11 @@ def _prepare_pil(image: Image.Image, budget: ImageBudget, subject: str) -> Prepa
     return PreparedImage(url, mime, width, height, size, target is not None, False)
 
 
+def remote_prepared(url: str) -> PreparedImage:
+    """An http(s) URL, sent as it is: the service downloads it, we never do."""
+    return PreparedImage(url, None, None, None, None, False, True)
+
+
 def prepare_located(
     located: _src.Located, budget: ImageBudget, policy: LocalFilePolicy, where: str
 ) -> PreparedImage:
@@ -144,7 +149,7 @@ def prepare_located(
     http(s) URLs pass through untouched (the service downloads them; we never do).
     """
     if located.remote is not None:
-        return PreparedImage(located.remote, None, None, None, None, False, True)
+        return remote_prepared(located.remote)
     if located.pil is not None:
         return _prepare_pil(located.pil, budget, located.subject)
     return _prepare_encoded(_contents(located, policy, where), located, budget)
