@@ -135,7 +135,6 @@ def messages_to_wire(prepared: Sequence[PreparedMessage]) -> list[dict[str, Any]
 
     for index, item in enumerate(prepared):
         message, parts = item.message, item.parts
-        where = f"messages[{index}]"
         if not isinstance(message, ToolMessage):
             flush_tool_images()
         if isinstance(message, SystemMessage):
@@ -170,7 +169,7 @@ def messages_to_wire(prepared: Sequence[PreparedMessage]) -> list[dict[str, Any]
             wire.append({"role": "system", "content": text_of(parts)})
         else:
             raise QwenVLInputError(
-                f"{where}: unsupported message type {type(message).__name__}"
+                f"messages[{index}]: unsupported message type {type(message).__name__}"
                 f"{' with role ' + repr(message.role) if isinstance(message, ChatMessage) else ''}"
                 " — use SystemMessage, HumanMessage, AIMessage or ToolMessage."
             )
@@ -356,6 +355,7 @@ class StreamAssembler:
         self._announced_tool_calls: set[int] = set()
         self._held: dict[str, Any] = {}  # metadata of events that carried no content
         self._emitted = False
+        self._id: str | None = None
         self.finish_reason: str | None = None
         self.saw_usage = False
 
@@ -391,14 +391,15 @@ class StreamAssembler:
         usage_metadata: UsageMetadata | None,
     ) -> None:
         held = self._held
-        held.setdefault("id", payload.get("id"))
         if finish_reason:
+            self.finish_reason = finish_reason
             held["response_metadata"] = {
                 "model_name": payload.get("model"),
                 "finish_reason": finish_reason,
                 "system_fingerprint": payload.get("system_fingerprint"),
             }
         if usage_metadata is not None:
+            self.saw_usage = True
             prior = held.get("usage_metadata")
             held["usage_metadata"] = (
                 usage_metadata if prior is None else add_usage(prior, usage_metadata)
@@ -410,20 +411,17 @@ class StreamAssembler:
         choices = payload.get("choices") or []
         usage = payload.get("usage")
         usage_metadata = usage_metadata_from_usage(usage) if usage else None
-        if usage_metadata is not None:
-            self.saw_usage = True
         choice = choices[0] if choices else {}
         delta = choice.get("delta") or {}
         finish_reason = choice.get("finish_reason")
-        if finish_reason:
-            self.finish_reason = finish_reason
+        self._id = payload.get("id") or self._id
+        if finish_reason or usage_metadata is not None:
+            self._hold(payload, finish_reason, usage_metadata)
         reasoning = delta.get("reasoning_content")
         text = delta.get("content") or ""
         raw_calls = delta.get("tool_calls")
         if not (text or reasoning or raw_calls):
-            self._hold(payload, finish_reason, usage_metadata)
             return None
-        self._hold(payload, finish_reason, usage_metadata)
         fields: dict[str, Any] = {}  # only non-empty fields: each one costs validation
         if reasoning:
             fields["additional_kwargs"] = {"reasoning_content": reasoning}
@@ -438,20 +436,22 @@ class StreamAssembler:
         """After the last event: the held metadata as the stream's last chunk, or ``None``
         when there is none left (a stream that sent no content still yields one chunk)."""
         if not self._held and self._emitted:
-            return None
+            return None  # nothing held: LangChain adds its own empty last chunk
         return self._chunk("", {"chunk_position": "last"})
 
     def _chunk(self, text: str, fields: dict[str, Any]) -> ChatGenerationChunk:
-        held, self._held = self._held, {}
         self._emitted = True
         response_metadata: dict[str, Any] = {"model_provider": MODEL_PROVIDER}
         generation_info = None
-        if "response_metadata" in held:
-            response_metadata |= held["response_metadata"]
-            generation_info = {"finish_reason": held["response_metadata"]["finish_reason"]}
-        if "usage_metadata" in held:
-            fields["usage_metadata"] = held["usage_metadata"]
+        held = self._held
+        if held:
+            self._held = {}
+            if "response_metadata" in held:
+                response_metadata |= held["response_metadata"]
+                generation_info = {"finish_reason": held["response_metadata"]["finish_reason"]}
+            if "usage_metadata" in held:
+                fields["usage_metadata"] = held["usage_metadata"]
         message = AIMessageChunk(
-            content=text, response_metadata=response_metadata, id=held.get("id"), **fields
+            content=text, response_metadata=response_metadata, id=self._id, **fields
         )
         return ChatGenerationChunk(message=message, generation_info=generation_info)
