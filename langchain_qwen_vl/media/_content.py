@@ -130,7 +130,7 @@ class ImageRef:
 
     def is_light(self) -> bool:
         """True when preparing it reads no file and decodes nothing (no thread needed)."""
-        return self.trusted() is not None or self.is_remote()
+        return self.is_remote() or self.trusted() is not None
 
     def locate(self, policy: LocalFilePolicy) -> _src.Located:
         return _src.locate(self.source, self.where, policy)
@@ -343,11 +343,7 @@ def prepare_messages(
         ...                                    LocalFilePolicy(None))]
         [(TextPart(text='hi'),)]
     """
-    parsed = _parse_messages(messages, options)
-    return [
-        PreparedMessage(message, tuple([_prepare_part(part, policy) for part in parts]))
-        for message, parts in zip(messages, parsed, strict=True)
-    ]
+    return _prepared(messages, _parse_messages(messages, options), policy, {})
 
 
 async def aprepare_messages(
@@ -360,25 +356,36 @@ async def aprepare_messages(
     already prepared images is handled on the loop.
     """
     parsed = _parse_messages(messages, options)
-    flat = [part for parts in parsed for part in parts]
     heavy = [
-        index
-        for index, part in enumerate(flat)
-        if isinstance(part, (ImageRef, VideoRef)) and not part.is_light()
+        part
+        for parts in parsed
+        for part in parts
+        if type(part) is not TextPart and not part.is_light()  # type: ignore[union-attr]
     ]
-    done: dict[int, Part] = {}
-    if heavy:
-        loop = asyncio.get_running_loop()
-        pool = _preparation_pool()
-        results = await asyncio.gather(
-            *(loop.run_in_executor(pool, _prepare_part, flat[index], policy) for index in heavy)
-        )
-        done = dict(zip(heavy, results, strict=True))
-    prepared = iter(
-        done.get(index) or _prepare_part(part, policy) for index, part in enumerate(flat)
+    if not heavy:
+        return _prepared(messages, parsed, policy, {})
+    loop = asyncio.get_running_loop()
+    pool = _preparation_pool()
+    results = await asyncio.gather(
+        *(loop.run_in_executor(pool, _prepare_part, part, policy) for part in heavy)
     )
+    return _prepared(
+        messages, parsed, policy, {id(p): r for p, r in zip(heavy, results, strict=True)}
+    )
+
+
+def _prepared(
+    messages: Sequence[BaseMessage],
+    parsed: Sequence[Sequence[RawPart]],
+    policy: LocalFilePolicy,
+    done: Mapping[int, Part],
+) -> list[PreparedMessage]:
+    """The messages with every part prepared (``done``: parts already prepared, by id)."""
     return [
-        PreparedMessage(message, tuple(next(prepared) for _ in parts))
+        PreparedMessage(
+            message,
+            tuple([done[id(p)] if id(p) in done else _prepare_part(p, policy) for p in parts]),
+        )
         for message, parts in zip(messages, parsed, strict=True)
     ]
 
