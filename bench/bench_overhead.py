@@ -2,8 +2,10 @@
 
 Runs on demand (`python bench/bench_overhead.py`, or `make bench`, which also writes
 bench/RESULTS.md). Everything is measured in this one run, against a loopback server replaying
-a recorded body (bench/static_server.py), as medians of per-call times taken in interleaved
-rounds (each contender runs a slice, then the next, so machine noise hits all alike):
+a recorded body (bench/static_server.py), as medians of per-call times taken call by call in
+turn (one call of each contender, then the next round), so machine noise and cache state hit
+all alike. Slices of 40 calls per contender, measured before, let drift between slices move
+the ratio to the floor by ±0.04 from run to run; one call each in turn keeps it within ±0.01.
 
 - invoke / stream / ainvoke / astream of ChatQwenVL vs raw httpx, vs the "floor" model
   (bench/floor_model.py; goal ChatQwenVL <= 1.08x the floor), vs ChatOpenAI (langchain-openai)
@@ -37,8 +39,7 @@ from floor_model import FloorChatModel  # noqa: E402
 
 from langchain_qwen_vl import ChatQwenVL  # noqa: E402
 
-ROUNDS = 7
-PER_ROUND = 40
+ROUNDS = 400  # calls per contender and mode, one of each contender in turn
 WARMUP = 20
 MODES = ("invoke", "stream", "ainvoke", "astream")
 FLOOR_GOAL = 1.08
@@ -176,13 +177,24 @@ def _timed_sync(call: Sync, count: int) -> list[float]:
     return samples
 
 
-def _timed_async(call: Async, count: int) -> list[float]:
-    async def body() -> list[float]:
-        samples = []
-        for _ in range(count):
+def _in_turn_sync(calls: dict[str, Sync], rounds: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
             start = time.perf_counter()
-            await call()
-            samples.append(time.perf_counter() - start)
+            call()
+            samples[name].append(time.perf_counter() - start)
+    return samples
+
+
+def _in_turn_async(calls: dict[str, Async], rounds: int) -> dict[str, list[float]]:
+    async def body() -> dict[str, list[float]]:
+        samples: dict[str, list[float]] = {name: [] for name in calls}
+        for _ in range(rounds):
+            for name, call in calls.items():
+                start = time.perf_counter()
+                await call()
+                samples[name].append(time.perf_counter() - start)
         return samples
 
     return _LOOP.run_until_complete(body())
@@ -190,17 +202,14 @@ def _timed_async(call: Async, count: int) -> list[float]:
 
 def measure(table: dict[str, dict[str, Sync | Async]]) -> dict[tuple[str, str], float]:
     """Median seconds per call, keyed by (contender, mode)."""
-    samples: dict[tuple[str, str], list[float]] = {}
+    medians: dict[tuple[str, str], float] = {}
     for mode in MODES:
-        timed = _timed_async if mode.startswith("a") else _timed_sync
-        for calls in table.values():
-            timed(calls[mode], WARMUP)  # type: ignore[arg-type]
-        for _ in range(ROUNDS):
-            for name, calls in table.items():
-                samples.setdefault((name, mode), []).extend(
-                    timed(calls[mode], PER_ROUND)  # type: ignore[arg-type]
-                )
-    return {key: statistics.median(values) for key, values in samples.items()}
+        calls: Any = {name: modes[mode] for name, modes in table.items()}
+        in_turn = _in_turn_async if mode.startswith("a") else _in_turn_sync
+        in_turn(calls, WARMUP)
+        for name, values in in_turn(calls, ROUNDS).items():
+            medians[(name, mode)] = statistics.median(values)
+    return medians
 
 
 def calls_markdown(medians: dict[tuple[str, str], float]) -> tuple[str, dict[str, float]]:
@@ -208,8 +217,8 @@ def calls_markdown(medians: dict[tuple[str, str], float]) -> tuple[str, dict[str
         {name for name, _ in medians}, key=list(dict.fromkeys(n for n, _ in medians)).index
     )
     lines = [
-        f"Median per call on loopback (static recorded body), {ROUNDS} interleaved rounds × "
-        f"{PER_ROUND} calls.",
+        f"Median per call on loopback (static recorded body) of {ROUNDS} calls per contender, "
+        "one call of each contender in turn.",
         "",
         "| contender | " + " | ".join(MODES) + " |",
         "|---|" + "---|" * len(MODES),
