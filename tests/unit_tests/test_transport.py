@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -316,3 +316,49 @@ def test_undecodable_stream_event_is_a_response_error_not_retried(sleeps: list[f
     with pytest.raises(QwenVLResponseError):
         list(_transport.stream_events(client, ENDPOINT, b"{}", RetryPolicy(max_retries=1)))
     assert len(calls) == 1
+
+
+class _TrackedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A streamed body that records whether it was read to its end."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self.parts = parts
+        self.read_to_end = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.parts
+        self.read_to_end = True
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for part in self.parts:
+            yield part
+        self.read_to_end = True
+
+
+def _tracked_stream() -> tuple[_TrackedBody, httpx.MockTransport]:
+    chunk = {"id": "c1", "choices": [{"index": 0, "delta": {"content": "hi"}}]}
+    body = _TrackedBody(
+        [f"data: {json.dumps(chunk)}\n\n".encode(), b"data: [DONE]\n\n", b": trailing\n\n"]
+    )
+    headers = {"content-type": "text/event-stream"}
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, headers=headers, stream=body)
+    )
+    return body, transport
+
+
+def test_what_follows_done_is_read_so_the_connection_is_kept() -> None:
+    # An unfinished body makes httpx close the connection: a new TCP connect per stream.
+    body, transport = _tracked_stream()
+    client = httpx.Client(transport=transport)
+    events = list(_transport.stream_events(client, ENDPOINT, b"{}", RetryPolicy(0)))
+    assert len(events) == 1
+    assert body.read_to_end
+
+
+async def test_what_follows_done_is_read_so_the_connection_is_kept_async() -> None:
+    body, transport = _tracked_stream()
+    client = httpx.AsyncClient(transport=transport)
+    events = [e async for e in _transport.astream_events(client, ENDPOINT, b"{}", RetryPolicy(0))]
+    assert len(events) == 1
+    assert body.read_to_end
