@@ -318,6 +318,18 @@ def test_undecodable_stream_event_is_a_response_error_not_retried(sleeps: list[f
     assert len(calls) == 1
 
 
+def test_a_long_retry_after_is_capped(sleeps: list[float]) -> None:
+    client, calls = _client(
+        [
+            httpx.Response(429, json=RATE_LIMITED, headers={"Retry-After": "3600"}),
+            httpx.Response(200, json=OK_BODY),
+        ]
+    )
+    policy = RetryPolicy(max_retries=1, max_retry_after=60.0)
+    assert _transport.post_json(client, ENDPOINT, b"{}", policy) == OK_BODY
+    assert sleeps == [60.0]  # an hour asked for; the policy waits at most a minute
+
+
 class _TrackedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
     """A streamed body that records whether it was read to its end."""
 
