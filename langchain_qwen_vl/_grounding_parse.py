@@ -36,10 +36,18 @@ _COORD_KEYS = frozenset((*_BOX_KEYS, *_POINT_KEYS, _BOX3D_KEY))
 _FIELDS_3D = ("x", "y", "z", "x_size", "y_size", "z_size", "roll", "pitch", "yaw")
 _OWN_FIELDS = frozenset(("coordinates", "frame_size", "image_size", "intrinsics"))
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+# Saying that nothing is there, not merely using "no" ("no doubt, the cat is left" is prose
+# without coordinates: an error). An answer that starts with no/none/nothing, "there is no",
+# "no cat is visible", "found nothing", "not found", "cannot find", "doesn't contain".
 _NOTHING = re.compile(
-    r"\b(?:no|none|nothing|not\s+(?:found|present|visible|detected|see)|"
-    r"(?:cannot|can't|can\s+not|could\s+not|couldn't|unable\s+to)\s+(?:find|locate|see|detect)|"
-    r"(?:does|do)\s*n[o']t\s+(?:contain|appear|exist|show))\b"
+    r"^\W*(?:no|none|nothing)\b"
+    r"|\bthere\s+(?:is|are|was|were)\s+no\b"
+    r"|\bno\s+(?:\w+\s+){0,3}?(?:is|are|was|were|can\s+be|could\s+be)\s+"
+    r"(?:found|visible|present|detected|seen|shown|located)\b"
+    r"|\b(?:found|detected|see|saw)\s+(?:no|nothing|none)\b"
+    r"|\bnot\s+(?:found|present|visible|detected|see)\b"
+    r"|\b(?:cannot|can't|can\s+not|could\s+not|couldn't|unable\s+to)\s+(?:find|locate|see|detect)\b"
+    r"|\b(?:does|do|did)\s*n[o']t\s+(?:contain|appear|exist|show|see|find)\b"
     r"|没有|未找到|未发现|不存在|找不到",
     re.IGNORECASE,
 )

@@ -146,7 +146,18 @@ def test_values_outside_the_grid_are_clipped_not_wrapped() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["```json\n[]\n```", "There are no red objects in this image.", "图中没有汽车。", "[]"],
+    [
+        "```json\n[]\n```",
+        "There are no red objects in this image.",
+        "图中没有汽车。",
+        "[]",
+        "No cars.",
+        "None found.",
+        "No red car is visible in the picture.",
+        "I don't see any dog here.",
+        "I could not find a bicycle.",
+        "The image does not contain a cat.",
+    ],
 )
 def test_nothing_found_is_an_empty_list(text: str) -> None:
     assert parse_grounding(text) == []
@@ -156,6 +167,9 @@ def test_nothing_found_is_an_empty_list(text: str) -> None:
     ("text", "message"),
     [
         ("The cat sits on a mat.", "holds no bbox_2d"),
+        # "no" in prose that places the object without coordinates is not "nothing found".
+        ("I see a cat, no doubt about it, on the left side.", "holds no bbox_2d"),
+        ("The cat is on the left; there is nothing else to say.", "holds no bbox_2d"),
         ('{"answer": "cat"}', "holds no bbox_2d"),
         ('[{"bbox_2d": [1, 2, 3], "label": "short"}]', "bbox_2d must be a list of 4 numbers"),
         ('[{"point_2d": ["a", "b"], "label": "x"}]', "point_2d must be a list of 2 numbers"),
