@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from langchain_qwen_vl._extras import install_hint
 from langchain_qwen_vl._scan_errors import QwenVLScanInputError
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ __all__ = [
     "pdfium_executor",
 ]
 
-PDF_INSTALL_HINT = 'pip install "langchain-qwen-vl[pdf]"'
+PDF_INSTALL_HINT = install_hint("pdf")
 POINTS_PER_INCH = 72.0
 #: Page images smaller than this on either side are refused by the service (sides > 10 px).
 MIN_SIDE = 11

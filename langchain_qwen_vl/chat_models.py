@@ -71,10 +71,11 @@ class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
     """Qwen3-VL-Flash chat model (DashScope / Alibaba Cloud Model Studio), on httpx.
 
     Setup:
-        ``pip install langchain-qwen-vl`` and set ``DASHSCOPE_API_KEY``. A key works only in
-        its region: pick ``region=`` (singapore by default, beijing, virginia, hongkong) or set
-        ``base_url`` / ``DASHSCOPE_BASE_URL``. Without a key, try everything offline against
-        the bundled emulator (``langchain_qwen_vl.emulator.run_emulator``).
+        Install the package (see the README's Install section) and set
+        ``DASHSCOPE_API_KEY``. A key works only in its region: pick ``region=`` (singapore by
+        default, beijing, virginia, hongkong) or set ``base_url`` / ``DASHSCOPE_BASE_URL``.
+        Without a key, try everything offline against the bundled emulator
+        (``langchain_qwen_vl.emulator.run_emulator``).
 
     Key init args — request:
         model: model id, default ``qwen3-vl-flash``.

@@ -40,6 +40,7 @@ from langchain_core.runnables import Runnable, RunnableBinding
 from langchain_core.stores import ByteStore
 from typing_extensions import Unpack
 
+from langchain_qwen_vl._extras import install_hint
 from langchain_qwen_vl._scan_batch import BatchRun, batch_run_for, run_batch_pipeline
 from langchain_qwen_vl._scan_cache import PageCache, page_cache_key
 from langchain_qwen_vl._scan_errors import QwenVLScanError, QwenVLScanInputError, ScanFailure
@@ -121,8 +122,8 @@ class QwenVLScanParser(BaseBlobParser):
     """Transcribe scanned PDFs and page images into one Document per page with Qwen3-VL.
 
     Setup:
-        ``pip install "langchain-qwen-vl[pdf,progress]"`` (pypdfium2 renders PDFs, tqdm draws
-        the progress bar; both optional).
+        The ``pdf`` and ``progress`` extras (pypdfium2 renders PDFs, tqdm draws the progress
+        bar; both optional; see the README's Install section).
 
     Instantiate:
         .. code-block:: python
@@ -361,9 +362,7 @@ class QwenVLScanParser(BaseBlobParser):
         if show is None:
             show = stderr_is_interactive() and has_tqdm()
         elif show and not has_tqdm():
-            raise ImportError(
-                'show_progress=True needs tqdm: pip install "langchain-qwen-vl[progress]"'
-            )
+            raise ImportError(f"show_progress=True needs tqdm: {install_hint('progress')}")
         return PipelineConfig(
             llm=self._bound_llm(),
             model=self.model_name,

@@ -52,9 +52,10 @@ try:
     import starlette  # noqa: F401
     import uvicorn  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
+    from langchain_qwen_vl._extras import install_hint
+
     raise ImportError(
-        "langchain_qwen_vl.emulator needs Starlette and uvicorn: "
-        'pip install "langchain-qwen-vl[emulator]"'
+        f"langchain_qwen_vl.emulator needs Starlette and uvicorn: {install_hint('emulator')}"
     ) from exc
 
 from langchain_qwen_vl.emulator._by_image import by_image, image_fingerprint
