@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from langchain_qwen_vl.emulator._controls import EmulatorControls
+# Faults a test queued on a shared emulator and did not use never reach the next test: the
+# plugin users enable the same way.
+pytest_plugins = ["langchain_qwen_vl.emulator.pytest_plugin"]
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dashscope"
 
@@ -24,12 +25,3 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def recorded() -> Path:
     """The folder of recorded DashScope bodies (a verbatim copy of ../shared)."""
     return FIXTURES
-
-
-@pytest.fixture(autouse=True)
-def _faults_end_with_the_test(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Faults a test queued on a shared emulator and did not use never reach the next test."""
-    yield
-    for value in request.node.funcargs.values():
-        if isinstance(value, EmulatorControls):
-            value.clear_faults()

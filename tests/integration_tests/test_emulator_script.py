@@ -111,16 +111,23 @@ def test_a_queues_faults_and_uses_one(shared):
 
 def test_b_starts_without_them(shared):
     assert shared.pending_faults == ()
+
+def test_c_session_emulator_queues_faults(qwen_emulator):
+    qwen_emulator.inject_faults("500")
+
+def test_d_session_emulator_starts_clean(qwen_emulator):
+    assert qwen_emulator.pending_faults == ()
 """
 
 
 def test_faults_on_a_shared_emulator_end_with_the_test(tmp_path: Path) -> None:
-    """The autouse fixture in tests/conftest.py, run as a plugin on two tests in order."""
+    """The plugin users enable (``pytest_plugins = [...pytest_plugin]``), on tests in order."""
     (tmp_path / "test_leak.py").write_text(_LEAK_TESTS, encoding="utf-8")
     root = Path(__file__).resolve().parents[2]
     code = pytest.main(
         [
-            *("-q", "-c", str(root / "pyproject.toml"), "-p", "tests.conftest"),
+            *("-q", "-c", str(root / "pyproject.toml")),
+            *("-p", "langchain_qwen_vl.emulator.pytest_plugin"),
             *("-p", "no:randomly", "-p", "no:cacheprovider", str(tmp_path / "test_leak.py")),
         ]
     )
