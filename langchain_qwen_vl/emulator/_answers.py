@@ -121,7 +121,7 @@ def image_facts(
     url: str = "",
     data: bytes | None = None,
 ) -> ImageFacts:
-    """Facts of one image, with the size the model sees and its tokens by the spec's formula.
+    """Facts of one image: the size the model sees and its tokens by the service's formula.
 
     Example:
         >>> f = image_facts(640, 480, max_pixels=None, min_pixels=None,

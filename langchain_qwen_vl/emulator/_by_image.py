@@ -87,7 +87,9 @@ def by_image(
         max_distance: how many of the 448 fingerprint bits may differ.
 
     Example:
-        >>> answer = by_image({"examples/assets/chart.png": "Q3 sold the most."})
+        >>> from PIL import Image
+        >>> chart = Image.new("RGB", (64, 48), "navy")
+        >>> answer = by_image([(chart, "Q3 sold the most.")])  # run_emulator(replies=answer)
     """
     keyed: list[tuple[int, Reply]] = []
     pairs = replies.items() if isinstance(replies, Mapping) else replies

@@ -1,7 +1,7 @@
 """Request checks, worded like the service, and the normalised request the "model" answers.
 
 Both request shapes (images + prompt, and OpenAI-compatible messages) are checked as
-strictly as the spec describes and turned into one :class:`ChatRequest`. Every refusal is a
+strictly as the service documents it and turned into one :class:`ChatRequest`. Every refusal is a
 :class:`~langchain_qwen_vl.emulator._errors.ServiceError` whose message follows the
 service's ``<400> InternalError.Algo.InvalidParameter: ...`` style. Image *contents* (decoding,
 sizes, downloads) are checked later, by the server, because they need I/O.
