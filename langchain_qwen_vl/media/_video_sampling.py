@@ -374,7 +374,7 @@ def sample_video(
         start: clip start in seconds (default: the beginning).
         end: clip end in seconds (default: the end of the video).
         max_frames: at most this many frames (4 to 2,000).
-        max_pixels: lower per-frame pixel cap (65,536 to 655,360).
+        max_pixels: per-frame pixel cap (65,536 to 2,048,000; default 655,360).
         where: how error messages name this input.
     """
     fps, max_frames, max_pixels = _checked(fps, start, end, max_frames, max_pixels, where)
