@@ -28,6 +28,7 @@ from langchain_qwen_vl.media._video_sampling import (
     VideoFileSource,
     VideoInfo,
     VideoPlan,
+    local_video_path,
     plan_video,
     probe_video,
     sample_video,
@@ -131,9 +132,7 @@ def video_block(
                 "'data:video/<type>;base64,<data>'."
             )
         return {"type": "video", "base64": payload, "mime_type": mime, **options}
-    path = text[len("file://") :] if text.startswith("file://") else text
-    if not os.path.isfile(path):
-        raise QwenVLVideoError(f"{where}: video file {path!r} does not exist — check the path.")
+    path = local_video_path(text, where)
     known = VIDEO_MIME_BY_EXTENSION.get(os.path.splitext(path)[1].lower())
     if known is None:
         with open(path, "rb") as handle:

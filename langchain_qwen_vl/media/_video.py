@@ -25,7 +25,7 @@ from langchain_qwen_vl.media._sources import (
     read,
     shorten,
 )
-from langchain_qwen_vl.media._video_sampling import plan_video, sample_video
+from langchain_qwen_vl.media._video_sampling import local_video_path, plan_video, sample_video
 
 __all__ = [
     "VIDEO_MIME_BY_EXTENSION",
@@ -87,8 +87,7 @@ def _local_video(source: Any, where: str, policy: LocalFilePolicy) -> Any:
         return bytes(source)
     if isinstance(source, str) and source.strip()[:5].lower() == "data:":
         return decode(source.strip(), where)[1]
-    path = path_from_str(os.fsdecode(os.fspath(source)).strip(), where, "video", policy)
-    return path
+    return local_video_path(os.fsdecode(os.fspath(source)).strip(), where, policy)
 
 
 @contextmanager
@@ -99,6 +98,11 @@ def _opened(source: Any, where: str, policy: LocalFilePolicy) -> Iterator[Any]:
         yield local
         return
     with open_local(local, where, "video", policy) as handle:
+        # Errors name a stream by its ``name``; one opened from a descriptor (allowed_dirs)
+        # is named by the number, so give it its path, as open() does.
+        raw = getattr(handle, "raw", None)
+        if raw is not None and not isinstance(raw.name, str):
+            raw.name = local
         yield handle
 
 

@@ -52,6 +52,15 @@ def test_block_for_a_path_references_it(clip_path: Path) -> None:
     assert video_block(f"file://{clip_path}")["path"] == str(clip_path)
 
 
+def test_block_for_a_file_url_decodes_it_as_images_do(clip_path: Path, tmp_path: Path) -> None:
+    spaced = tmp_path / "my clip #1.mp4"
+    spaced.write_bytes(clip_path.read_bytes())
+    assert video_block(spaced.as_uri())["path"] == str(spaced)  # file:///…/my%20clip%20%231.mp4
+    assert video_block(f"file://localhost{spaced.as_uri()[7:]}")["path"] == str(spaced)
+    with pytest.raises(QwenVLVideoError, match="names a remote host"):
+        video_block("file://server/share/clip.mp4")
+
+
 def test_block_for_bytes_and_data_uri(clip_path: Path) -> None:
     data = clip_path.read_bytes()
     block = video_block(data)
