@@ -263,7 +263,9 @@ def _targets(start: float, count: int, fps: float) -> list[float]:
 
 def _encode(frame: Any, width: int, height: int) -> bytes:
     """Scale one decoded frame with FFmpeg to ``width``x``height`` and encode it to JPEG."""
-    scaled = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+    # BICUBIC, as images (_codec.resize): scaling a detailed 1080p test clip to 1056x576..480x256,
+    # it was 1.8-3.7 dB closer (PSNR) than AREA to Pillow's BICUBIC, for 1-4 ms more a frame.
+    scaled = frame.reformat(width=width, height=height, format="rgb24", interpolation="BICUBIC")
     buffer = io.BytesIO()
     scaled.to_image().save(buffer, "JPEG", quality=JPEG_QUALITY)
     return buffer.getvalue()
