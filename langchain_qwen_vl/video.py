@@ -28,6 +28,7 @@ from langchain_qwen_vl.media._video_sampling import (
     VideoFileSource,
     VideoInfo,
     VideoPlan,
+    local_video_path,
     plan_video,
     probe_video,
     sample_video,
@@ -131,9 +132,7 @@ def video_block(
                 "'data:video/<type>;base64,<data>'."
             )
         return {"type": "video", "base64": payload, "mime_type": mime, **options}
-    path = text[len("file://") :] if text.startswith("file://") else text
-    if not os.path.isfile(path):
-        raise QwenVLVideoError(f"{where}: video file {path!r} does not exist — check the path.")
+    path = local_video_path(text, where)
     known = VIDEO_MIME_BY_EXTENSION.get(os.path.splitext(path)[1].lower())
     if known is None:
         with open(path, "rb") as handle:
@@ -175,16 +174,22 @@ def estimate_video_tokens(
     """Input tokens of a video by the service's formula (the count ``ChatQwenVL`` makes).
 
     ``ceil(frames / 2) · (h̄ / 32) · (w̄ / 32) + 2``, each frame resized under a cap of
-    ``max(min(655,360, 134,217,728 / frames · 2), 68,812.8)`` pixels (floor 65,536).
+    ``max(min(max_pixels, 134,217,728 / frames · 2), 68,812.8)`` pixels (``max_pixels``
+    65,536 to 2,048,000, default 655,360; floor 65,536).
 
     ``video`` is ``(frames, height, width)``; a video block (a frame list, or a path/base64
     block whose ``fps``/``start``/``end``/``max_frames`` then apply); a list of frames in any
     image form; or a path/bytes, sampled with the keyword arguments. Files and frames are read
-    header-only; URLs cannot be measured offline.
+    header-only. A URL is never downloaded, so its size (and a file URL's length) is unknown:
+    the result is then the upper bound, every frame at the per-frame cap and, for a video file,
+    the worst length up to 1 h at its ``fps`` (131,367 at fps 2, 115,202 at fps 0.1); pass
+    ``(frames, height, width)`` for a closer figure.
 
     Example:
         >>> estimate_video_tokens((4, 480, 640)), estimate_video_tokens((600, 720, 1280))
         (602, 121502)
+        >>> estimate_video_tokens(video_block("https://example.com/clip.mp4", fps=2))
+        131367
     """
     where = "estimate_video_tokens"
     if isinstance(video, tuple) and len(video) == 3 and all(isinstance(v, int) for v in video):
@@ -206,15 +211,4 @@ def estimate_video_tokens(
         )
     if max_pixels is not None:
         block["max_pixels"] = max_pixels
-    ref = video_ref(block, where)
-    if ref.frames is None and ref.is_remote():
-        raise QwenVLVideoError(
-            f"{where}: a URL video cannot be measured offline — pass (frames, height, "
-            "width), e.g. (duration · fps, height, width)."
-        )
-    if ref.frames is not None and ref.frames[0].is_remote():
-        raise QwenVLVideoError(
-            f"{where}: the size of frame {str(ref.frames[0].source)[:60]!r} is not known offline "
-            "(a URL is never downloaded) — pass (frames, height, width) instead."
-        )
-    return int(ref.tokens(ANY_FILE))
+    return int(video_ref(block, where).tokens(ANY_FILE))

@@ -65,7 +65,6 @@ from langchain_qwen_vl.media._prepare import (
     prepare_located,
     prepared_block,
 )
-from langchain_qwen_vl.media._video import prepare_video
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -107,7 +106,6 @@ __all__ = [
     "normalise_dirs",
     "prepare_image",
     "prepare_messages",
-    "prepare_video",
     "prepared_block",
     "resized_dimensions",
 ]

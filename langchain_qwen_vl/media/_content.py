@@ -188,12 +188,12 @@ class VideoRef:
         return VideoPart(url=None, frames=frames, fps=fps)
 
     def tokens(self, policy: LocalFilePolicy) -> int:
+        cap = self.options.max_pixels
         if self.frames is None:
-            if self.is_remote():  # never downloaded: its length is unknown offline
-                return 0
+            if self.is_remote():  # never downloaded: the most any video at this fps can cost
+                return video_rules.url_video_tokens_upper_bound(self.options.fps, cap)
             return _video.video_file_tokens(self.source, self.options, policy, self.where)
         size = self.frames[0].size(policy)
-        cap = self.options.max_pixels
         if size is None:  # frame URLs: the bound of every frame at the per-frame cap
             return video_rules.video_tokens_upper_bound(len(self.frames), max_pixels=cap)
         width, height = size

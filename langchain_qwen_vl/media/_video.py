@@ -1,4 +1,4 @@
-"""Video inputs: frame budgets, local files sampled into frames, files as one data URI."""
+"""Video inputs: frame budgets, local files sampled into frames, container sniffing."""
 
 from __future__ import annotations
 
@@ -8,30 +8,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_qwen_vl.errors import QwenVLImageError
 from langchain_qwen_vl.media import _video_rules as rules
 from langchain_qwen_vl.media._budget import ImageBudget
 from langchain_qwen_vl.media._files import LocalFilePolicy
 from langchain_qwen_vl.media._prepare import PreparedImage
-from langchain_qwen_vl.media._sources import (
-    ANY_FILE,
-    check_remote,
-    data_uri,
-    decode,
-    describe,
-    is_http,
-    open_local,
-    path_from_str,
-    read,
-    shorten,
-)
-from langchain_qwen_vl.media._video_sampling import plan_video, sample_video
+from langchain_qwen_vl.media._sources import decode, open_local
+from langchain_qwen_vl.media._video_sampling import local_video_path, plan_video, sample_video
 
 __all__ = [
     "VIDEO_MIME_BY_EXTENSION",
     "VideoOptions",
     "frame_budget",
-    "prepare_video",
     "sample_local_video",
     "sniff_video",
     "video_file_tokens",
@@ -87,8 +74,7 @@ def _local_video(source: Any, where: str, policy: LocalFilePolicy) -> Any:
         return bytes(source)
     if isinstance(source, str) and source.strip()[:5].lower() == "data:":
         return decode(source.strip(), where)[1]
-    path = path_from_str(os.fsdecode(os.fspath(source)).strip(), where, "video", policy)
-    return path
+    return local_video_path(os.fsdecode(os.fspath(source)).strip(), where, policy)
 
 
 @contextmanager
@@ -99,6 +85,11 @@ def _opened(source: Any, where: str, policy: LocalFilePolicy) -> Iterator[Any]:
         yield local
         return
     with open_local(local, where, "video", policy) as handle:
+        # Errors name a stream by its ``name``; one opened from a descriptor (allowed_dirs)
+        # is named by the number, so give it its path, as open() does.
+        raw = getattr(handle, "raw", None)
+        if raw is not None and not isinstance(raw.name, str):
+            raw.name = local
         yield handle
 
 
@@ -146,57 +137,3 @@ def sniff_video(head: bytes) -> str | None:
     if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: Matroska, or WebM when its doctype says so
         return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
     return None
-
-
-def prepare_video(
-    source: str | os.PathLike[str] | bytes,
-    *,
-    where: str = "video",
-    policy: LocalFilePolicy = ANY_FILE,
-) -> str:
-    """The URL to send for a video file: http(s) and data: URIs as they are, else a data URI.
-
-    Local paths (``str``, ``os.PathLike``, ``file://``) are read and base64-encoded with the
-    mime type of their extension (mp4, m4v, mov, avi, mkv, webm; others are sniffed from the
-    content). Bytes are sniffed and default to ``video/mp4``. Videos are not transcoded or
-    measured here; the service checks duration and frame limits.
-
-    Example:
-        >>> prepare_video("https://example.com/clip.mp4")
-        'https://example.com/clip.mp4'
-        >>> prepare_video(b"\\x00\\x00\\x00\\x18ftypmp42")[:30]
-        'data:video/mp4;base64,AAAAGGZ0'
-    """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        if not data:
-            raise QwenVLImageError(f"{where}: video bytes are empty — pass a non-empty video.")
-        return data_uri(sniff_video(data[:64]) or "video/mp4", data)
-    if isinstance(source, str):
-        text = source.strip()
-        if is_http(text):
-            return check_remote(text, where, "video")
-        if text[:5].lower() == "data:":
-            if "," not in text or not text[5:].lower().startswith("video/"):
-                raise QwenVLImageError(
-                    f"{where}: video data URI {describe(text)} is malformed — expected "
-                    "'data:video/<type>;base64,<data>'."
-                )
-            return text
-    elif not isinstance(source, os.PathLike):
-        raise QwenVLImageError(
-            f"{where}: unsupported video value {describe(source)} — pass a path, an "
-            "http(s) URL, a data: URI or bytes."
-        )
-    path = path_from_str(os.fsdecode(os.fspath(source)).strip(), where, "video", policy)
-    data = read(path, where, "video", policy)
-    if not data:
-        raise QwenVLImageError(f"{where}: video file {shorten(path)} is empty — pass a video.")
-    ext = os.path.splitext(path)[1].lower()
-    mime = VIDEO_MIME_BY_EXTENSION.get(ext) or sniff_video(data[:64])
-    if mime is None:
-        raise QwenVLImageError(
-            f"{where}: video file {shorten(path)} is not an mp4, mov, avi, mkv or webm "
-            "video — convert it (e.g. with ffmpeg) or pass an http(s) URL."
-        )
-    return data_uri(mime, data)

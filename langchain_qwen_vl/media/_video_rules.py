@@ -7,15 +7,19 @@ Limits (Alibaba's API reference for the qwen3-vl-plus/flash series):
 
 - a frame list has 4 to 2,000 frames; ``fps`` is 0.1 to 10, default 2.0;
 - a video file lasts 2 s to 1 h;
-- each frame is resized between ``min_pixels`` 65,536 (64·32·32) and ``max_pixels`` 655,360
-  (640·32·32), and the whole video to ``total_pixels`` 134,217,728 (131,072·32·32);
+- each frame is resized between ``min_pixels`` 65,536 (64·32·32) and ``max_pixels``, default
+  655,360 (640·32·32), which a part may set up to 2,048,000; the whole video to
+  ``total_pixels`` 134,217,728 (131,072·32·32);
 - two consecutive frames merge into one temporal patch, and a video costs 2 extra tokens.
 
 Token formula (Alibaba's published estimator, with the reference's per-frame floor)::
 
-    cap    = max(min(655_360, 134_217_728 / frames * 2), 65_536 * 1.05)
+    cap    = max(min(max_pixels, 134_217_728 / frames * 2), 65_536 * 1.05)
     h̄, w̄   = the image resize of (h, w) to the 32-px grid with max_pixels=cap, min_pixels=65_536
     tokens = ceil(frames / 2) * (h̄ / 32) * (w̄ / 32) + 2
+
+``max_pixels`` is the part's own (65,536 to 2,048,000) or 655,360: the estimator's constant
+is the default, and the reference shrinks every frame to at most the part's ``max_pixels``.
 
 The published estimator code floors frames at 4·32·32 pixels while the API reference gives
 65,536 as the default ``min_pixels`` of video frames for this model. We use 65,536: it only
@@ -24,6 +28,7 @@ changes frames smaller than 256x256, and then the estimate errs on the high side
 
 from __future__ import annotations
 
+import functools
 import math
 
 from langchain_qwen_vl.errors import QwenVLImageError
@@ -33,6 +38,7 @@ __all__ = [
     "DEFAULT_FPS",
     "FRAME_FACTOR",
     "FRAME_MAX_PIXELS",
+    "FRAME_MAX_PIXELS_LIMIT",
     "FRAME_MIN_PIXELS",
     "MAX_DURATION_S",
     "MAX_FPS",
@@ -51,6 +57,7 @@ __all__ = [
     "frame_grid",
     "frame_pixel_cap",
     "sample_count",
+    "url_video_tokens_upper_bound",
     "video_tokens",
     "video_tokens_upper_bound",
 ]
@@ -63,7 +70,9 @@ DEFAULT_FPS = 2.0
 MIN_DURATION_S = 2.0
 MAX_DURATION_S = 3600.0
 FRAME_MIN_PIXELS = 64 * 32 * 32  # 65,536
-FRAME_MAX_PIXELS = 640 * 32 * 32  # 655,360
+FRAME_MAX_PIXELS = 640 * 32 * 32  # 655,360, the default per-frame cap
+#: The highest per-frame ``max_pixels`` a part may set (qwen3-vl-plus/flash series).
+FRAME_MAX_PIXELS_LIMIT = 2_048_000
 TOTAL_PIXELS = 131_072 * 32 * 32  # 134,217,728
 #: Frames merged into one temporal patch.
 FRAME_FACTOR = 2
@@ -130,18 +139,18 @@ def check_max_frames(max_frames: object, *, where: str = "video") -> int | None:
 
 
 def check_max_pixels(max_pixels: object, *, where: str = "video") -> int | None:
-    """A per-frame ``max_pixels`` (None or an int in [65,536, 655,360]) or a clear error."""
+    """A per-frame ``max_pixels`` (None or an int in [65,536, 2,048,000]) or a clear error."""
     if max_pixels is None:
         return None
     if (
         not isinstance(max_pixels, int)
         or isinstance(max_pixels, bool)
-        or not FRAME_MIN_PIXELS <= max_pixels <= FRAME_MAX_PIXELS
+        or not FRAME_MIN_PIXELS <= max_pixels <= FRAME_MAX_PIXELS_LIMIT
     ):
         raise QwenVLVideoError(
-            f"{where}: max_pixels={max_pixels!r} is invalid — a video frame is resized to between "
-            f"{FRAME_MIN_PIXELS:,} and {FRAME_MAX_PIXELS:,} pixels; pass an integer in that "
-            "range, or None."
+            f"{where}: max_pixels={max_pixels!r} is invalid — the per-frame pixel cap of a video "
+            f"is an integer from {FRAME_MIN_PIXELS:,} to {FRAME_MAX_PIXELS_LIMIT:,}; pass one in "
+            f"that range, or None for the default {FRAME_MAX_PIXELS:,}."
         )
     return max_pixels
 
@@ -248,16 +257,18 @@ def sample_count(
 def frame_pixel_cap(frames: int, max_pixels: int | None = None) -> int:
     """Per-frame pixel cap for a video of ``frames`` frames (floored to an integer).
 
-    ``max(min(655,360, 134,217,728 / frames · 2), 65,536 · 1.05)``, lowered to ``max_pixels``
-    when given. Within 2,000 frames the total budget starts to bite above 409 frames.
+    ``max(min(max_pixels, 134,217,728 / frames · 2), 65,536 · 1.05)``, never above
+    ``max_pixels`` (default 655,360). At the default the total budget bites above 409 frames.
 
     Example:
         >>> frame_pixel_cap(4), frame_pixel_cap(600), frame_pixel_cap(2000)
         (655360, 447392, 134217)
+        >>> frame_pixel_cap(4, 2_048_000), frame_pixel_cap(600, 2_048_000)
+        (2048000, 447392)
     """
-    cap = max(min(FRAME_MAX_PIXELS, TOTAL_PIXELS / frames * FRAME_FACTOR), FRAME_MIN_PIXELS * 1.05)
-    whole = math.floor(cap)
-    return whole if max_pixels is None else min(whole, max_pixels)
+    ceiling = FRAME_MAX_PIXELS if max_pixels is None else max_pixels
+    cap = max(min(ceiling, TOTAL_PIXELS / frames * FRAME_FACTOR), FRAME_MIN_PIXELS * 1.05)
+    return min(math.floor(cap), ceiling)
 
 
 def frame_grid(
@@ -295,3 +306,21 @@ def video_tokens_upper_bound(frames: int, *, max_pixels: int | None = None) -> i
     """
     patches = frame_pixel_cap(frames, max_pixels) // (_PATCH * _PATCH)
     return math.ceil(frames / FRAME_FACTOR) * patches + VIDEO_EXTRA_TOKENS
+
+
+@functools.cache
+def url_video_tokens_upper_bound(fps: float, max_pixels: int | None = None) -> int:
+    """The most a video file at a URL can cost (never downloaded: its length and size are
+    unknown): the largest :func:`video_tokens_upper_bound` over every frame count the service
+    can sample at ``fps`` from a video of up to 1 h, ``int(duration · fps)`` in [4, 2,000].
+
+    The total pixel budget holds it near 131,000 tokens; a low ``fps`` lowers it.
+
+    Example:
+        >>> url_video_tokens_upper_bound(2.0), url_video_tokens_upper_bound(0.1)
+        (131367, 115202)
+    """
+    most = min(MAX_FRAMES, max(MIN_FRAMES, int(MAX_DURATION_S * fps)))
+    return max(
+        video_tokens_upper_bound(n, max_pixels=max_pixels) for n in range(MIN_FRAMES, most + 1)
+    )

@@ -26,7 +26,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
+from langchain_qwen_vl.errors import QwenVLImageError
 from langchain_qwen_vl.media import _video_rules as rules
+from langchain_qwen_vl.media._files import LocalFilePolicy
+from langchain_qwen_vl.media._sources import ANY_FILE, describe, path_from_str, shorten
 from langchain_qwen_vl.media._video_rules import QwenVLVideoError
 
 if TYPE_CHECKING:
@@ -41,6 +44,7 @@ __all__ = [
     "VideoFileSource",
     "VideoInfo",
     "VideoPlan",
+    "local_video_path",
     "plan_clip",
     "plan_video",
     "probe_video",
@@ -144,12 +148,24 @@ def _import_av() -> Any:
 
 
 def _describe(source: object) -> str:
+    """The source in an error message: a file by its path (a stream by its ``name``)."""
     if isinstance(source, (bytes, bytearray)):
         return f"video bytes ({len(source):,} bytes)"
-    if isinstance(source, (str, os.PathLike)):
-        text = os.fsdecode(os.fspath(source))
-        return repr(text if len(text) <= 80 else text[:77] + "...")
+    name = source if isinstance(source, (str, os.PathLike)) else getattr(source, "name", None)
+    if isinstance(name, (str, os.PathLike)):
+        return f"video file {shorten(os.fsdecode(os.fspath(name)))}"
     return f"a {type(source).__name__} stream"
+
+
+def local_video_path(text: str, where: str, policy: LocalFilePolicy = ANY_FILE) -> str:
+    """The local file a path or ``file://`` URL names (percent-decoded, checked against
+    ``policy``, existing), as images resolve theirs; else :class:`QwenVLVideoError`."""
+    try:
+        return path_from_str(text, where, "video", policy)
+    except QwenVLVideoError:
+        raise
+    except QwenVLImageError as error:
+        raise QwenVLVideoError(str(error)) from None
 
 
 def _file_argument(source: object, where: str) -> str | IO[bytes]:
@@ -158,19 +174,13 @@ def _file_argument(source: object, where: str) -> str | IO[bytes]:
             raise QwenVLVideoError(f"{where}: video bytes are empty — pass a non-empty video.")
         return io.BytesIO(bytes(source))
     if isinstance(source, (str, os.PathLike)):
-        path = os.fsdecode(os.fspath(source))
-        if path.startswith(("http://", "https://", "data:", "oss://")):
+        path = os.fsdecode(os.fspath(source)).strip()
+        if path[:8].lower().startswith(("http://", "https://", "data:", "oss://")):
             raise QwenVLVideoError(
-                f"{where}: {_describe(source)} is a URL, not a local file — only local files "
+                f"{where}: {describe(path)} is a URL, not a local file — only local files "
                 "are sampled; send URLs as they are (video_block(url))."
             )
-        if path.startswith("file://"):
-            path = path[len("file://") :]
-        if not os.path.isfile(path):
-            raise QwenVLVideoError(
-                f"{where}: video file {_describe(path)} does not exist — check the path."
-            )
-        return path
+        return local_video_path(path, where)
     if hasattr(source, "read"):
         return source  # type: ignore[return-value]
     raise QwenVLVideoError(
@@ -253,7 +263,9 @@ def _targets(start: float, count: int, fps: float) -> list[float]:
 
 def _encode(frame: Any, width: int, height: int) -> bytes:
     """Scale one decoded frame with FFmpeg to ``width``x``height`` and encode it to JPEG."""
-    scaled = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+    # BICUBIC, as images (_codec.resize): scaling a detailed 1080p test clip to 1056x576..480x256,
+    # it was 1.8-3.7 dB closer (PSNR) than AREA to Pillow's BICUBIC, for 1-4 ms more a frame.
+    scaled = frame.reformat(width=width, height=height, format="rgb24", interpolation="BICUBIC")
     buffer = io.BytesIO()
     scaled.to_image().save(buffer, "JPEG", quality=JPEG_QUALITY)
     return buffer.getvalue()
@@ -374,7 +386,7 @@ def sample_video(
         start: clip start in seconds (default: the beginning).
         end: clip end in seconds (default: the end of the video).
         max_frames: at most this many frames (4 to 2,000).
-        max_pixels: lower per-frame pixel cap (65,536 to 655,360).
+        max_pixels: per-frame pixel cap (65,536 to 2,048,000; default 655,360).
         where: how error messages name this input.
     """
     fps, max_frames, max_pixels = _checked(fps, start, end, max_frames, max_pixels, where)

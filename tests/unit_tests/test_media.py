@@ -32,7 +32,6 @@ from langchain_qwen_vl.media import (
     image_source_from_block,
     image_tokens_for_size,
     prepare_image,
-    prepare_video,
     resized_dimensions,
 )
 from langchain_qwen_vl.media import _codec as _media_codec
@@ -691,42 +690,6 @@ def test_error_messages_never_dump_base64() -> None:
     assert_clear(error, "'data:image/png;base64,…'", "(400,022 chars)")
 
 
-# --- video ------------------------------------------------------------------------------------
-
-
-def test_prepare_video(tmp_path: Path) -> None:
-    mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(100)
-    assert prepare_video("https://x.com/v.mp4") == "https://x.com/v.mp4"
-    uri = uri_of(mp4, "video/mp4")
-    assert prepare_video(uri) == uri
-    assert prepare_video(mp4) == uri
-    assert prepare_video(b"something else").startswith("data:video/mp4;base64,")
-    for name, mime in [("a.mp4", "video/mp4"), ("b.MOV", "video/quicktime"),
-                       ("c.avi", "video/x-msvideo"), ("d.mkv", "video/x-matroska"),
-                       ("e.webm", "video/webm")]:  # fmt: skip
-        path = tmp_path / name
-        path.write_bytes(mp4)
-        for source in (path, str(path), path.as_uri()):
-            assert prepare_video(source) == uri_of(mp4, mime)
-    odd = tmp_path / "clip.bin"
-    odd.write_bytes(mp4)
-    assert prepare_video(odd) == uri  # sniffed
-
-
-def test_prepare_video_refusals(tmp_path: Path) -> None:
-    with pytest.raises(QwenVLImageError) as error:
-        prepare_video(tmp_path / "missing.mp4", where=WHERE)
-    assert_clear(error, "video file", "does not exist")
-    unknown = tmp_path / "clip.xyz"
-    unknown.write_bytes(b"not a video at all")
-    with pytest.raises(QwenVLImageError) as error:
-        prepare_video(unknown, where=WHERE)
-    assert_clear(error, "mp4, mov")
-    with pytest.raises(QwenVLImageError) as error:
-        prepare_video("data:image/png;base64,aGk=", where=WHERE)
-    assert_clear(error, "data:video")
-
-
 # --- import cost ------------------------------------------------------------------------------
 
 
@@ -736,7 +699,6 @@ def test_importing_media_does_not_import_pillow() -> None:
         "from langchain_qwen_vl import media\n"
         "assert 'PIL.Image' not in sys.modules\n"
         "media.prepare_image('https://x.com/a.png')\n"
-        "media.prepare_video('https://x.com/a.mp4')\n"
         "media.estimate_image_tokens('https://x.com/a.png')\n"
         "assert 'PIL.Image' not in sys.modules\n"
         "print(media.ImageSource)\n"

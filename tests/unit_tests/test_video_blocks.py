@@ -52,6 +52,15 @@ def test_block_for_a_path_references_it(clip_path: Path) -> None:
     assert video_block(f"file://{clip_path}")["path"] == str(clip_path)
 
 
+def test_block_for_a_file_url_decodes_it_as_images_do(clip_path: Path, tmp_path: Path) -> None:
+    spaced = tmp_path / "my clip #1.mp4"
+    spaced.write_bytes(clip_path.read_bytes())
+    assert video_block(spaced.as_uri())["path"] == str(spaced)  # file:///…/my%20clip%20%231.mp4
+    assert video_block(f"file://localhost{spaced.as_uri()[7:]}")["path"] == str(spaced)
+    with pytest.raises(QwenVLVideoError, match="names a remote host"):
+        video_block("file://server/share/clip.mp4")
+
+
 def test_block_for_bytes_and_data_uri(clip_path: Path) -> None:
     data = clip_path.read_bytes()
     block = video_block(data)
@@ -164,11 +173,27 @@ def test_estimate_for_every_form(clip_path: Path) -> None:
     assert estimate_video_tokens((4, 480, 640), max_pixels=100_000) == 2 * 8 * 11 + 2
 
 
+def test_a_block_may_raise_max_pixels_to_the_services_maximum() -> None:
+    frames = [_png(1920, 1080)] * 4
+    # Default cap 655,360: 18x33 patches; at 2,048,000: 33x59 (beta = 1.00623).
+    assert estimate_video_tokens(frames) == 2 * 18 * 33 + 2
+    block = {"type": "video", "video": frames, "max_pixels": 2_048_000}
+    assert estimate_video_tokens(block) == 2 * 33 * 59 + 2
+    with pytest.raises(QwenVLVideoError, match="max_pixels=2048001 is invalid"):
+        estimate_video_tokens({**block, "max_pixels": 2_048_001})
+
+
+def test_estimate_of_urls_is_the_upper_bound() -> None:
+    # Never downloaded: a file URL costs at most 131,367 at fps 2 (every length up to 1 h,
+    # every frame at the cap), 115,202 at fps 0.1; frame URLs 1,282 (4 frames at the cap).
+    url = "https://example.com/a.mp4"
+    assert estimate_video_tokens(url) == 131_367
+    assert estimate_video_tokens(video_block(url, fps=0.1)) == 115_202
+    assert estimate_video_tokens({"type": "video_url", "video_url": {"url": url}}) == 131_367
+    assert estimate_video_tokens(["https://example.com/f.jpg"] * 4) == 2 * 640 + 2
+
+
 def test_estimate_refusals() -> None:
-    with pytest.raises(QwenVLVideoError, match="URL video cannot be measured offline"):
-        estimate_video_tokens({"type": "video", "url": "https://example.com/a.mp4"})
-    with pytest.raises(QwenVLVideoError, match="not known offline"):
-        estimate_video_tokens(["https://example.com/f.jpg"] * 4)
     with pytest.raises(QwenVLVideoError, match="4 to 2000 frames, got 2001"):
         estimate_video_tokens((2001, 480, 640))
     with pytest.raises(QwenVLVideoError, match="cannot estimate float"):

@@ -13,7 +13,10 @@ def test_limits_are_the_services_figures() -> None:
     assert (rules.MIN_FRAMES, rules.MAX_FRAMES) == (4, 2000)
     assert (rules.MIN_FPS, rules.MAX_FPS, rules.DEFAULT_FPS) == (0.1, 10.0, 2.0)
     assert (rules.MIN_DURATION_S, rules.MAX_DURATION_S) == (2.0, 3600.0)
+    # max_pixels of video frames for the qwen3-vl-plus/flash series: default 655,360, at most
+    # 2,048,000 (Model Studio API reference, "max_pixels", 输入视频文件或图像列表).
     assert (rules.FRAME_MIN_PIXELS, rules.FRAME_MAX_PIXELS) == (65_536, 655_360)
+    assert rules.FRAME_MAX_PIXELS_LIMIT == 2_048_000
     assert rules.TOTAL_PIXELS == 134_217_728
     assert issubclass(QwenVLVideoError, QwenVLImageError)
     assert issubclass(QwenVLVideoError, ValueError)
@@ -100,10 +103,26 @@ def test_max_frames_invalid(value: object) -> None:
         rules.check_max_frames(value)
 
 
-@pytest.mark.parametrize("value", [4096, 655_361, 1.5])
+@pytest.mark.parametrize("value", [4096, 65_535, 2_048_001, 1.5, True])
 def test_max_pixels_invalid(value: object) -> None:
-    with pytest.raises(QwenVLVideoError, match=r"max_pixels=.* is invalid.*65,536 and 655,360"):
+    message = r"max_pixels=.* is invalid.*from 65,536 to 2,048,000.*default 655,360"
+    with pytest.raises(QwenVLVideoError, match=message):
         rules.check_max_pixels(value)
+
+
+@pytest.mark.parametrize("value", [None, 65_536, 655_360, 655_361, 2_048_000])
+def test_max_pixels_valid_up_to_the_services_maximum(value: int | None) -> None:
+    assert rules.check_max_pixels(value) == value
+
+
+def test_a_raised_max_pixels_raises_the_frame_cap_within_the_total_budget() -> None:
+    assert rules.frame_pixel_cap(4, max_pixels=2_048_000) == 2_048_000
+    # 134,217,728 / 131 * 2 = 2,049,125 > 2,048,000; at 132 frames the total budget bites.
+    assert rules.frame_pixel_cap(131, max_pixels=2_048_000) == 2_048_000
+    assert rules.frame_pixel_cap(132, max_pixels=2_048_000) == 2_033_601
+    assert rules.frame_pixel_cap(600, max_pixels=2_048_000) == rules.frame_pixel_cap(600)
+    # 1080p over 2,048,000: beta = sqrt(2073600/2048000) = 1.00623 -> 33x59 patches.
+    assert rules.video_tokens(4, 1080, 1920, max_pixels=2_048_000) == 2 * 33 * 59 + 2
 
 
 @pytest.mark.parametrize(
@@ -128,3 +147,18 @@ def test_clip_defaults_and_end_past_the_video() -> None:
     assert rules.check_clip(60.0, 10, 100) == (10.0, 60.0)
     assert rules.check_clip(None, 1, None) == (1.0, None)
     assert rules.check_clip(4000.0, 100, 3700) == (100.0, 3700.0)
+
+
+def test_url_video_bound_is_the_worst_length_at_its_fps() -> None:
+    # At 429 frames the cap is floor(134217728 / 429 * 2) = 625,723 px = 611 patches:
+    # 215 pairs x 611 + 2 = 131,367, the most any frame count up to 2,000 costs.
+    assert rules.url_video_tokens_upper_bound(2.0) == 215 * 611 + 2
+    assert rules.url_video_tokens_upper_bound(0.12) == 215 * 611 + 2  # 432 frames in 1 h
+    # fps 0.1: at most 360 frames in 1 h, each at the full 640-patch cap.
+    assert rules.url_video_tokens_upper_bound(0.1) == 180 * 640 + 2
+    # A cap under the total budget: 2,000 frames x 97 patches.
+    assert rules.url_video_tokens_upper_bound(2.0, 100_000) == 1000 * (100_000 // 1024) + 2
+    for frames in (4, 7, 120, 409, 410, 429, 1001, 2000):
+        for height, width in ((1080, 1920), (2160, 3840), (4000, 20), (100, 100)):
+            tokens = rules.video_tokens(frames, height, width)
+            assert tokens <= rules.url_video_tokens_upper_bound(2.0), (frames, height, width)

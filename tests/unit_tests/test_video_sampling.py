@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from langchain_qwen_vl.media._sources import shorten
 from langchain_qwen_vl.media._video_rules import QwenVLVideoError
 from langchain_qwen_vl.media._video_sampling import (
     VideoInfo,
@@ -152,6 +153,22 @@ def test_unreadable_sources(tmp_path: Path) -> None:
         sample_video("https://example.com/clip.mp4")
     with pytest.raises(QwenVLVideoError, match="cannot sample a int"):
         sample_video(42)  # type: ignore[arg-type]
+
+
+def test_a_file_url_is_percent_decoded(ramp: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "my clip.mp4"
+    path.write_bytes(ramp)
+    assert path.as_uri().endswith("/my%20clip.mp4")
+    assert probe_video(path.as_uri()).duration == 6.0
+    assert len(sample_video(path.as_uri(), fps=1.0).frames) == 6
+
+
+def test_an_unreadable_stream_is_named_by_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "broken.mp4"
+    path.write_bytes(b"this is not a video at all" * 10)
+    with path.open("rb") as handle, pytest.raises(QwenVLVideoError) as error:
+        sample_video(handle)
+    assert f"video file {shorten(str(path))} is not a readable video" in str(error.value)
 
 
 def test_file_without_a_video_stream(tmp_path: Path) -> None:
