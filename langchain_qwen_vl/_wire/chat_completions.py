@@ -67,6 +67,8 @@ def part_to_wire(part: Part) -> dict[str, Any]:
         wire = {"type": "video_url", "video_url": {"url": part.url}}
     if part.fps is not None:
         wire["fps"] = part.fps
+    if part.max_pixels is not None:  # beside the part, as the service documents it
+        wire["max_pixels"] = part.max_pixels
     return wire
 
 

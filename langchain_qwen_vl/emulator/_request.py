@@ -24,6 +24,7 @@ class VideoRef:
     frames: tuple[str, ...] | None
     url: str | None
     fps: float
+    max_pixels: int | None = None  # the part's per-frame cap, if it set one
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ MAX_SEED = 2**31 - 1
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _VIDEO_FRAMES = (4, 2000)
 _VIDEO_FPS = (0.1, 10.0)
+_VIDEO_MAX_PIXELS = (65_536, 2_048_000)  # per frame, qwen3-vl-plus/flash
 DEFAULT_VIDEO_FPS = 2.0
 MAX_VIDEOS_PER_REQUEST = 64
 
@@ -200,13 +201,24 @@ def _fps(part: Mapping[str, Any], where: str) -> float:
     return float(fps)
 
 
+def _video_max_pixels(part: Mapping[str, Any], where: str) -> int | None:
+    value = part.get("max_pixels")
+    low, high = _VIDEO_MAX_PIXELS
+    if value is not None and not (_is_int(value) and low <= value <= high):
+        raise invalid_parameter(
+            f"{where}.max_pixels should be an integer in [{low}, {high}], got {value!r}",
+            param="max_pixels",
+        )
+    return value
+
+
 def _video(part: Mapping[str, Any], where: str) -> VideoRef:
     if part.get("type") == "video_url":
         inner = part.get("video_url")
         url = inner.get("url") if isinstance(inner, Mapping) else None
         if not isinstance(url, str) or not url.strip():
             raise invalid_parameter(f"{where}: video_url should be an object with a 'url' string")
-        return VideoRef(frames=None, url=url, fps=_fps(part, where))
+        return VideoRef(None, url, _fps(part, where), _video_max_pixels(part, where))
     frames = part.get("video")
     low, high = _VIDEO_FRAMES
     if not isinstance(frames, list) or not all(isinstance(f, str) and f for f in frames):
@@ -215,7 +227,7 @@ def _video(part: Mapping[str, Any], where: str) -> VideoRef:
         raise invalid_parameter(
             f"{where}: the number of video frames should be in [{low}, {high}], got {len(frames)}"
         )
-    return VideoRef(frames=tuple(frames), url=None, fps=_fps(part, where))
+    return VideoRef(tuple(frames), None, _fps(part, where), _video_max_pixels(part, where))
 
 
 def _content(

@@ -79,16 +79,18 @@ class VideoFacts:
     segments: tuple[Segment, ...] = ()
 
 
-def frame_pixel_cap(frames: int) -> int:
-    """The per-frame pixel cap for a video of ``frames`` frames.
+def frame_pixel_cap(frames: int, max_pixels: int | None = None) -> int:
+    """The per-frame pixel cap for a video of ``frames`` frames (``max_pixels``: the part's
+    own cap, replacing the default).
 
     Example:
         >>> frame_pixel_cap(4), frame_pixel_cap(600), frame_pixel_cap(2000)
         (655360, 447392, 134217)
+        >>> frame_pixel_cap(4, 2_048_000)
+        2048000
     """
-    return math.floor(
-        max(min(FRAME_MAX_PIXELS, TOTAL_PIXELS / frames * 2), FRAME_MIN_PIXELS * 1.05)
-    )
+    limit = FRAME_MAX_PIXELS if max_pixels is None else max_pixels
+    return math.floor(max(min(limit, TOTAL_PIXELS / frames * 2), FRAME_MIN_PIXELS * 1.05))
 
 
 def video_facts(
@@ -101,6 +103,7 @@ def video_facts(
     fps: float = 2.0,
     seconds: float | None = None,
     segments: tuple[Segment, ...] = (),
+    max_pixels: int | None = None,
 ) -> VideoFacts:
     """Facts of one video, with the frame size the model sees and the tokens it costs.
 
@@ -109,7 +112,8 @@ def video_facts(
         >>> (v.seen_width, v.seen_height, v.tokens, v.seconds)
         (640, 480, 602, 2.0)
     """
-    seen_h, seen_w = rules.smart_resize(height, width, frame_pixel_cap(frames), FRAME_MIN_PIXELS)
+    cap = frame_pixel_cap(frames, max_pixels)
+    seen_h, seen_w = rules.smart_resize(height, width, cap, FRAME_MIN_PIXELS)
     tokens = math.ceil(frames / 2) * (seen_h // 32) * (seen_w // 32) + 2
     duration = frames / fps if seconds is None else seconds
     return VideoFacts(
@@ -233,7 +237,13 @@ async def measure_video(
         colours = [d[2] if d is not None else None for d in decoded]
         segments = timeline(colours, 1 / video.fps)
         return video_facts(
-            len(video.frames), width, height, nominal=not known, fps=video.fps, segments=segments
+            len(video.frames),
+            width,
+            height,
+            nominal=not known,
+            fps=video.fps,
+            segments=segments,
+            max_pixels=video.max_pixels,
         )
     url = video.url or ""
     if url.startswith("file:"):
@@ -253,8 +263,16 @@ async def measure_video(
                 )
             segments = timeline(colours, seconds / len(colours))
             return video_facts(
-                len(colours), width, height, fps=video.fps, seconds=seconds, segments=segments
+                len(colours),
+                width,
+                height,
+                fps=video.fps,
+                seconds=seconds,
+                segments=segments,
+                max_pixels=video.max_pixels,
             )
     # Other files are not fetched: the emulator assumes a nominal length and frame size.
     frames = nominal_video_frames(video.fps)
-    return video_facts(frames, width, height, nominal=True, url=url, fps=video.fps)
+    return video_facts(
+        frames, width, height, nominal=True, url=url, fps=video.fps, max_pixels=video.max_pixels
+    )

@@ -102,11 +102,13 @@ class ImagePart:
 
 @dataclass(frozen=True, slots=True)
 class VideoPart:
-    """A video as a file URL (``frames`` is None) or as a list of prepared frames."""
+    """A video as a file URL (``frames`` is None) or as a list of prepared frames;
+    ``max_pixels`` is the per-frame cap the block asked for (sent beside the part)."""
 
     url: str | None
     frames: tuple[PreparedImage, ...] | None
     fps: float | None
+    max_pixels: int | None = None
 
 
 Part = TextPart | ImagePart | VideoPart
@@ -178,14 +180,14 @@ class VideoRef:
     def prepare(self, policy: LocalFilePolicy) -> VideoPart:
         if self.frames is not None:
             frames = tuple(frame.prepare(policy) for frame in self.frames)
-            return VideoPart(url=None, frames=frames, fps=self.options.fps)
+            return VideoPart(None, frames, self.options.fps, self.options.max_pixels)
         if self.is_remote():
             url = self.source.strip()
             if _src.is_http(url):
                 _src.check_remote(url, self.where, "video")
-            return VideoPart(url=url, frames=None, fps=self.options.fps)
+            return VideoPart(url, None, self.options.fps, self.options.max_pixels)
         frames, fps = _video.sample_local_video(self.source, self.options, policy, self.where)
-        return VideoPart(url=None, frames=frames, fps=fps)
+        return VideoPart(None, frames, fps, self.options.max_pixels)
 
     def tokens(self, policy: LocalFilePolicy) -> int:
         cap = self.options.max_pixels

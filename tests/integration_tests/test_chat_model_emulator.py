@@ -23,6 +23,7 @@ from langchain_qwen_vl import (
     QwenVLStreamError,
     QwenVLTimeoutError,
     QwenVLUnsupportedFeatureError,
+    estimate_video_tokens,
     image_block,
 )
 from langchain_qwen_vl.emulator import EmulatorHandle
@@ -275,6 +276,26 @@ async def test_async_retry_and_truncation(emulator: EmulatorHandle) -> None:
 
     with pytest.raises(QwenVLStreamError):
         await consume()
+
+
+def test_a_raised_video_max_pixels_is_sent_and_billed_as_counted(
+    emulator: EmulatorHandle,
+) -> None:
+    frames = [_png((1920, 1080), c) for c in ("red", "green", "blue", "white")]
+    llm = _llm(emulator)
+    for max_pixels in (None, 2_048_000):
+        video: dict[str, Any] = {"type": "video", "video": frames, "fps": 2}
+        if max_pixels is not None:
+            video["max_pixels"] = max_pixels
+        message = _ask(video, text="What happens?")
+        usage = llm.invoke([message]).usage_metadata
+        assert usage is not None
+        sent = emulator.requests[-1]["messages"][0]["content"][1]
+        assert sent.get("max_pixels") == max_pixels
+        # 4 frames at 1920x1080: 18x33 patches under the default cap, 33x59 at 2,048,000.
+        expected = 2 * 18 * 33 + 2 if max_pixels is None else 2 * 33 * 59 + 2
+        assert usage.get("input_token_details", {}).get("video") == expected
+        assert estimate_video_tokens(video) == expected
 
 
 def test_video_as_frames_and_as_file(emulator: EmulatorHandle, tmp_path: Path) -> None:

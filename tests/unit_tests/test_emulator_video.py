@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from langchain_qwen_vl.emulator._errors import ServiceError
+from langchain_qwen_vl.emulator._validation import parse_request
 from langchain_qwen_vl.emulator._video import (
     Segment,
     describe_video,
@@ -76,3 +78,18 @@ def test_description_has_count_duration_size_and_timeline() -> None:
     assert describe_video(2, nominal).startswith(
         "Video 2: not decoded (https://x/a.mp4), nominal 20 frames of 1024×768 px at 2 fps, 10.0 s"
     )
+
+
+@pytest.mark.parametrize("max_pixels", [65_535, 2_048_001, "big", True])
+def test_a_video_parts_max_pixels_outside_the_services_range_is_a_400(max_pixels: object) -> None:
+    part = {"type": "video_url", "video_url": {"url": "https://x.test/a.mp4"}}
+    body = {
+        "model": "qwen3-vl-flash",
+        "messages": [{"role": "user", "content": [part | {"max_pixels": max_pixels}]}],
+    }
+    with pytest.raises(ServiceError, match="max_pixels should be an integer in"):
+        parse_request(body)
+    (video,) = parse_request(
+        body | {"messages": [{"role": "user", "content": [part | {"max_pixels": 2_048_000}]}]}
+    ).videos
+    assert video.max_pixels == 2_048_000
