@@ -1,8 +1,10 @@
 """A batch job handle: one id over one or more service batches, status, cancel and results.
 
-The handle id is ``qvlb1:<batch id>@<first input index>+<count>,...``: every sub-job and the
+The handle id is ``qvlb2:<batch id>@<first input index>+<count>,...``: every sub-job and the
 input range it holds, so a handle can be rebuilt from the string alone in another process.
-Results come back in input order: each line's ``custom_id`` is its global input index.
+Results come back in input order: each line's ``custom_id`` is its number within its file, so
+input index = sub-job start + custom id. (``qvlb1:`` ids, from earlier versions, numbered the
+lines by global input index; they are still read.)
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["QwenVLBatchError", "QwenVLBatchJob", "SubJob", "decode_job_id", "encode_job_id"]
 
-_PREFIX = "qvlb1:"
+_PREFIX = "qvlb2:"
+#: Earlier ids, whose lines' custom ids were global input indices.
+_PREFIX_V1 = "qvlb1:"
 _SUB = re.compile(r"\A([A-Za-z0-9_.\-]+)@(\d+)\+(\d+)\Z")
 _ACTIVE_ORDER = ("validating", "in_progress", "finalizing", "cancelling")
 #: Polling never waits longer than this between two looks (or poll_interval if larger).
@@ -40,11 +44,13 @@ _asleep = asyncio.sleep
 
 @dataclass(frozen=True, slots=True)
 class SubJob:
-    """One service batch and the input range ``[start, start + count)`` it holds."""
+    """One service batch and the input range ``[start, start + count)`` it holds; its lines'
+    custom ids run from ``first_id`` (0; the start itself in ``qvlb1:`` ids)."""
 
     batch_id: str
     start: int
     count: int
+    first_id: int = 0
 
 
 def encode_job_id(subs: Sequence[SubJob]) -> str:
@@ -52,25 +58,31 @@ def encode_job_id(subs: Sequence[SubJob]) -> str:
 
     Example:
         >>> encode_job_id([SubJob("batch_a", 0, 2), SubJob("batch_b", 2, 1)])
-        'qvlb1:batch_a@0+2,batch_b@2+1'
+        'qvlb2:batch_a@0+2,batch_b@2+1'
     """
-    return _PREFIX + ",".join(f"{s.batch_id}@{s.start}+{s.count}" for s in subs)
+    prefix = _PREFIX_V1 if any(s.first_id for s in subs) else _PREFIX
+    return prefix + ",".join(f"{s.batch_id}@{s.start}+{s.count}" for s in subs)
 
 
 def decode_job_id(job_id: str) -> list[SubJob]:
     """The sub-jobs of a handle id; a clear error for anything else."""
     subs: list[SubJob] = []
-    body = job_id[len(_PREFIX) :] if isinstance(job_id, str) and job_id.startswith(_PREFIX) else ""
+    prefix = next(
+        (p for p in (_PREFIX, _PREFIX_V1) if isinstance(job_id, str) and job_id.startswith(p)), ""
+    )
+    body = job_id[len(prefix) :] if prefix else ""
     for piece in body.split(",") if body else []:
         match = _SUB.match(piece)
         if match is None:
             subs = []
             break
-        subs.append(SubJob(match.group(1), int(match.group(2)), int(match.group(3))))
+        start = int(match.group(2))
+        first_id = start if prefix == _PREFIX_V1 else 0
+        subs.append(SubJob(match.group(1), start, int(match.group(3)), first_id))
     if not subs:
         raise QwenVLInputError(
             f"job_id={job_id!r} is not a QwenVLBatch job id (they look like "
-            "'qvlb1:batch_<uuid>@0+100') — pass the `id` of a job returned by submit()."
+            "'qvlb2:batch_<uuid>@0+100') — pass the `id` of a job returned by submit()."
         )
     return subs
 
@@ -109,6 +121,11 @@ class QwenVLBatchJob:
     def total(self) -> int:
         """How many inputs the job holds."""
         return sum(s.count for s in self.sub_jobs)
+
+    @property
+    def first_index(self) -> int:
+        """The input index of the job's first request (0, or where one file's job starts)."""
+        return min(s.start for s in self.sub_jobs)
 
     @property
     def status(self) -> str | None:
@@ -239,10 +256,10 @@ class QwenVLBatchJob:
 
     def _placed(self, sub: SubJob, custom_id: str) -> int | None:
         try:
-            index = int(custom_id)
+            line = int(custom_id) - sub.first_id
         except ValueError:
             return None
-        return index if sub.start <= index < sub.start + sub.count else None
+        return sub.start + line if 0 <= line < sub.count else None
 
     def _missing(self, sub: SubJob) -> QwenVLBatchError:
         batch = self.batches.get(sub.batch_id, {})
@@ -338,13 +355,15 @@ class QwenVLBatchJob:
         timeout: float | None = None,
         show_progress: bool = False,
     ) -> list[AIMessage | QwenVLError]:
-        """Results in input order: an ``AIMessage`` (as ``invoke`` returns it) or, for a failed
-        item, the ``QwenVLError`` the real-time call would have raised (not raised here)."""
+        """Results in input order (item 0 is input :attr:`first_index`): an ``AIMessage`` (as
+        ``invoke`` returns it) or, for a failed item, the ``QwenVLError`` the real-time call
+        would have raised (not raised here)."""
         out: list[AIMessage | QwenVLError | None] = [None] * self.total
+        first = self.first_index
         for index, result in self.iter_results(
             wait=wait, poll_interval=poll_interval, timeout=timeout, show_progress=show_progress
         ):
-            out[index] = result
+            out[index - first] = result
         return [r for r in out if r is not None]
 
     async def aresults(
@@ -357,10 +376,11 @@ class QwenVLBatchJob:
     ) -> list[AIMessage | QwenVLError]:
         """Async :meth:`results`."""
         out: list[AIMessage | QwenVLError | None] = [None] * self.total
+        first = self.first_index
         async for index, result in self.aiter_results(
             wait=wait, poll_interval=poll_interval, timeout=timeout, show_progress=show_progress
         ):
-            out[index] = result
+            out[index - first] = result
         return [r for r in out if r is not None]
 
 

@@ -2,7 +2,9 @@
 
 :class:`JsonlParts` appends request lines to a temporary file and starts a new file whenever
 the next line would cross the per-file request or byte limit, or changes the model or the
-thinking mode (one of each per file); only the line being written is in memory.
+thinking mode (one of each per file); only the line being written is in memory. A line's
+``custom_id`` is its number within its file, so a file's bytes (and its :attr:`Part.tag`)
+depend only on the requests it holds, not on where the file starts in the inputs.
 :func:`parse_result_line` turns one line of an output or error file into the ``AIMessage``
 ``invoke`` would have returned, or the typed error the real-time call would have raised.
 """
@@ -10,6 +12,7 @@ thinking mode (one of each per file); only the line being written is in memory.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -66,9 +69,11 @@ class QwenVLBatchError(QwenVLError, ModelAPIError):
 #: ``(prepared image bytes, mime type) -> a URL the service can fetch`` (user-hosted).
 MediaUrlHook = Callable[[bytes, str], str]
 
+_ID_PREFIX = b'{"custom_id":"'
+
 
 def encode_line(custom_id: str, body: Mapping[str, Any]) -> bytes:
-    """One input line (with its newline), compact UTF-8 JSON.
+    """One input line (with its newline), compact UTF-8 JSON, ``custom_id`` first.
 
     Example:
         >>> encode_line("0", {"model": "m", "messages": []})[:40]
@@ -76,6 +81,17 @@ def encode_line(custom_id: str, body: Mapping[str, Any]) -> bytes:
     """
     line = {"custom_id": custom_id, "method": "POST", "url": CHAT_ENDPOINT, "body": body}
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def renumber(line: bytes, custom_id: int) -> bytes:
+    """``line`` (from :func:`encode_line`, numeric id) with ``custom_id`` in place of its id.
+
+    Example:
+        >>> renumber(encode_line("12", {}), 0)[:20]
+        b'{"custom_id":"0","me'
+    """
+    end = line.index(b'"', len(_ID_PREFIX))
+    return _ID_PREFIX + str(custom_id).encode() + line[end:]
 
 
 def _decode_data_uri(url: str) -> tuple[bytes, str]:
@@ -163,6 +179,12 @@ class Part:
     count: int = 0
     size: int = 0
     mode: tuple[str, bool] | None = None
+    digest: Any = field(default_factory=hashlib.sha256, repr=False)
+
+    @property
+    def tag(self) -> str:
+        """SHA-256 (hex) of the file's bytes: the same requests give the same tag in any run."""
+        return str(self.digest.hexdigest())
 
 
 @dataclass
@@ -185,18 +207,19 @@ class JsonlParts:
         return part
 
     def add(self, index: int, line: bytes, mode: tuple[str, bool]) -> None:
-        """Append the line of global input ``index``, starting a new file when needed."""
+        """Append the line of global input ``index`` (numbered within its file), starting a new
+        file when needed."""
         part = self.parts[-1] if self.parts else None
-        if (
-            part is None
-            or part.mode != mode
-            or part.count >= self.max_requests
-            or part.size + len(line) > self.max_bytes
-        ):
+        numbered = b""
+        if part is not None and part.mode == mode and part.count < self.max_requests:
+            numbered = renumber(line, part.count)
+        if part is None or not numbered or part.size + len(numbered) > self.max_bytes:
             part = self._open(index, mode)
-        self._fh.write(line)
+            numbered = renumber(line, 0)
+        self._fh.write(numbered)
+        part.digest.update(numbered)
         part.count += 1
-        part.size += len(line)
+        part.size += len(numbered)
 
     def finish(self) -> list[Part]:
         """Close the current file; the parts, in input order."""

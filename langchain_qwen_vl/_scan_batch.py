@@ -3,12 +3,17 @@
 1. Plan every page: a cached page is read back; a page with a *pending* record (submitted by an
    earlier run that crashed or stopped) waits for that job; every other page is new.
 2. New pages are rendered and encoded exactly as in real-time mode, one at a time, and streamed
-   into one :class:`~langchain_qwen_vl.batch.QwenVLBatch` submission; right after it returns,
-   each page's pending record (job id, index, image size) goes into the cache store.
-3. Each job's results are collected as they stream in: a page is cached and its pending record
-   dropped at once, so a crash at any point after step 2 resumes without submitting a page
-   twice. A failed page is flagged like in real-time mode (and submitted again by a later run).
-4. Documents are emitted in file and page order.
+   into one :class:`~langchain_qwen_vl.batch.QwenVLBatch` submission. The moment the service
+   creates the batch of one file, the pending records (job id, index, image size) of its pages
+   go into the cache store, before the next file goes up. A crash between create and record
+   is covered by ``adopt_existing``: the next run builds the same file (same pages, same
+   bytes), finds the batch tagged with its hash and adopts it. If a file fails to go up, its
+   pages and the later ones are flagged failed (submitted again by a later run); the files
+   already created are collected.
+3. Each job's results are collected as they stream in, all jobs at once: a page is cached and
+   its pending record dropped at once. A failed page is flagged like in real-time mode.
+4. Documents are emitted in file and page order, each as soon as it and every page before it
+   are done (a job holding early pages does not wait for the job holding the last ones).
 
 Without a cache store nothing can be resumed (a warning says so).
 """
@@ -26,6 +31,7 @@ from langchain_core.document_loaders import Blob
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage
 
+from langchain_qwen_vl._batch_lines import QwenVLBatchError
 from langchain_qwen_vl._scan_cache import CachedPage, page_cache_key
 from langchain_qwen_vl._scan_encode import encode_page
 from langchain_qwen_vl._scan_errors import QwenVLScanError, QwenVLScanInputError, ScanFailure
@@ -42,10 +48,11 @@ from langchain_qwen_vl._scan_pipeline import (
     page_message,
 )
 from langchain_qwen_vl._scan_render import ScanSource, pdfium_executor
+from langchain_qwen_vl._scan_sync import Progress
 from langchain_qwen_vl.errors import QwenVLInputError
 
 if TYPE_CHECKING:
-    from langchain_qwen_vl.batch import QwenVLBatch
+    from langchain_qwen_vl.batch import QwenVLBatch, QwenVLBatchJob
 
 __all__ = ["BatchRun", "batch_run_for", "run_batch_pipeline"]
 
@@ -78,7 +85,8 @@ def batch_run_for(
             f"use_batch_api=True needs a ChatQwenVL, got {type(model).__name__} — batch is a "
             "DashScope API; use real-time mode (use_batch_api=False) with other models."
         )
-    return BatchRun(QwenVLBatch(model, **options), dict(call_kwargs), poll_interval, timeout)
+    batch = QwenVLBatch(model, **{"adopt_existing": True, **options})
+    return BatchRun(batch, dict(call_kwargs), poll_interval, timeout)
 
 
 @dataclass(slots=True)
@@ -92,6 +100,7 @@ class _Page:
     job_id: str | None = None
     index: int | None = None
     image: dict[str, Any] | None = None
+    ready: asyncio.Event | None = None  # set when the page's result is in or its job ended
 
 
 def _plan(
@@ -211,29 +220,73 @@ def _entry(answer: AIMessage, image: Mapping[str, Any], model: str) -> CachedPag
     )
 
 
+async def _submit(
+    new: list[_Page],
+    sources: Mapping[int, ScanSource],
+    config: PipelineConfig,
+    run: BatchRun,
+    stats: ScanRunStats,
+) -> None:
+    """Submit ``new``; each file's pages get their job id (and pending record) as it is created."""
+    by_index: dict[int, _Page] = {}
+
+    async def record(job: QwenVLBatchJob) -> None:
+        if not by_index:  # every line is written before the first file goes up
+            by_index.update((p.index, p) for p in new if p.index is not None)
+        [sub] = job.sub_jobs
+        held = [by_index[i] for i in range(sub.start, sub.start + sub.count)]
+        for item in held:
+            item.job_id = job.id
+        if config.cache is not None:
+            records = {
+                p.key: {"job_id": job.id, "index": p.index, "image": p.image}
+                for p in held
+                if p.key is not None
+            }
+            await asyncio.to_thread(config.cache.set_pending, records)
+
+    try:
+        await run.batch.asubmit(_lines(new, sources, config, run, stats), on_part=record)
+    except QwenVLBatchError as error:
+        if error.code != "submit_failed":
+            raise
+        for item in new:  # not sent (or sent without an answer: adopted by the next run)
+            if item.index is not None and item.job_id is None and item.failure is None:
+                item.failure = ScanFailure(
+                    item.file.name, item.page, _name_page(error, item.file, item.page)
+                )
+
+
 async def _collect(
     job_id: str, group: list[_Page], config: PipelineConfig, run: BatchRun, stats: ScanRunStats
 ) -> None:
     by_index = {item.index: item for item in group}
     job = run.batch.job(job_id)
-    async for index, result in job.aiter_results(
-        poll_interval=run.poll_interval, timeout=run.timeout, show_progress=config.show_progress
-    ):
-        item = by_index.get(index)
-        if item is None:
-            continue
-        if isinstance(result, AIMessage):
-            item.entry = _entry(result, item.image or {}, config.model)
-            stats.input_tokens += item.entry.input_tokens or 0
-            stats.output_tokens += item.entry.output_tokens or 0
+    try:
+        async for index, result in job.aiter_results(
+            poll_interval=run.poll_interval, timeout=run.timeout
+        ):
+            item = by_index.get(index)
+            if item is None:
+                continue
+            if isinstance(result, AIMessage):
+                item.entry = _entry(result, item.image or {}, config.model)
+                stats.input_tokens += item.entry.input_tokens or 0
+                stats.output_tokens += item.entry.output_tokens or 0
+                if config.cache is not None and item.key is not None:
+                    await asyncio.to_thread(config.cache.put, item.key, item.entry)
+            else:
+                item.failure = ScanFailure(
+                    item.file.name, item.page, _name_page(result, item.file, item.page)
+                )
             if config.cache is not None and item.key is not None:
-                await asyncio.to_thread(config.cache.put, item.key, item.entry)
-        else:
-            item.failure = ScanFailure(
-                item.file.name, item.page, _name_page(result, item.file, item.page)
-            )
-        if config.cache is not None and item.key is not None:
-            await asyncio.to_thread(config.cache.clear_pending, [item.key])
+                await asyncio.to_thread(config.cache.clear_pending, [item.key])
+            if item.ready is not None:
+                item.ready.set()
+    finally:
+        for item in group:  # ended, or failed: the emitter looks at the task
+            if item.ready is not None:
+                item.ready.set()
 
 
 async def run_batch_pipeline(
@@ -250,45 +303,61 @@ async def run_batch_pipeline(
     try:
         new = [p for p in pages if not p.cached and p.job_id is None]
         if new:
-            job = await run.batch.asubmit(_lines(new, sources, config, run, stats))
-            submitted = [p for p in new if p.index is not None]
-            for item in submitted:
-                item.job_id = job.id
-            if config.cache is not None:
-                records = {
-                    p.key: {"job_id": job.id, "index": p.index, "image": p.image}
-                    for p in submitted
-                    if p.key is not None
-                }
-                await asyncio.to_thread(config.cache.set_pending, records)
+            await _submit(new, sources, config, run, stats)
     finally:
         for source in sources.values():
             pdfium_executor().submit(source.close)
     groups: dict[str, list[_Page]] = {}
     for item in pages:
         if item.job_id is not None and not item.cached and item.failure is None:
+            item.ready = asyncio.Event()
             groups.setdefault(item.job_id, []).append(item)
-    for job_id, group in groups.items():
-        await _collect(job_id, group, config, run, stats)
-    for failure in failures:
-        logger.warning("%s", failure.error)
-        if config.on_error == "include":
-            yield _error_document(failure, 0)
-    stats.request_wall_s = time.perf_counter() - started_wall
-    async for document in _emit(pages, config, stats, failures):
-        yield document
-    stats.wall_s = time.perf_counter() - started_wall
+    tasks = {
+        job_id: asyncio.create_task(_collect(job_id, group, config, run, stats))
+        for job_id, group in groups.items()
+    }
+    progress = Progress(config.show_progress)
+    progress.add_total(len(pages))
+    try:
+        for failure in failures:
+            logger.warning("%s", failure.error)
+            if config.on_error == "include":
+                yield _error_document(failure, 0)
+        async for document in _emit(pages, config, stats, failures, tasks, progress):
+            yield document
+    finally:
+        progress.close()
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+    stats.request_wall_s = stats.wall_s = time.perf_counter() - started_wall
     stats.process_cpu_s = time.process_time() - started_cpu
     if failures and config.on_error == "raise":
         raise QwenVLScanError(failures)
 
 
+async def _settled(item: _Page, tasks: Mapping[str, asyncio.Task[None]]) -> None:
+    """Wait for ``item``'s result; re-raise its job's error if the job failed first."""
+    if item.ready is None or item.job_id is None:
+        return
+    await item.ready.wait()
+    if item.entry is None and item.failure is None:
+        await tasks[item.job_id]  # the job ended without this page: raises its error, if any
+
+
 async def _emit(
-    pages: list[_Page], config: PipelineConfig, stats: ScanRunStats, failures: list[ScanFailure]
+    pages: list[_Page],
+    config: PipelineConfig,
+    stats: ScanRunStats,
+    failures: list[ScanFailure],
+    tasks: Mapping[str, asyncio.Task[None]],
+    progress: Progress,
 ) -> AsyncGenerator[Document, None]:
     pending: list[Document] = []
     for item in pages:
+        await _settled(item, tasks)
         stats.pages_done += 1
+        progress.advance(stats.input_tokens + stats.output_tokens)
         if item.failure is None and item.entry is None:
             item.failure = ScanFailure(
                 item.file.name,

@@ -5,7 +5,10 @@ base URL (region), headers, retry policy and *its payload builder*, so every lin
 body ``invoke`` would have sent (images prepared the same way). ``submit`` writes the JSONL
 lines one at a time to temporary files (split over the service's limits, one model and one
 thinking mode per file), streams each file up and creates one service batch per file; the
-returned :class:`QwenVLBatchJob` has one string ``id`` for all of them. See ``docs/batch.md``.
+returned :class:`QwenVLBatchJob` has one string ``id`` for all of them. Each service batch
+carries the SHA-256 of its file in ``metadata`` (:data:`PART_TAG_KEY`); with
+``adopt_existing=True`` a file whose batch already exists (created by a run that died before it
+could store the id) is adopted instead of created twice. See ``docs/batch.md``.
 
 Example:
     >>> batch = QwenVLBatch(ChatQwenVL(region="beijing"))  # doctest: +SKIP
@@ -16,7 +19,8 @@ Example:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from langchain_qwen_vl._batch_http import BatchHttp, one_client
@@ -40,7 +44,12 @@ from langchain_qwen_vl._batch_lines import JsonlParts, MediaUrlHook, Part, file_
 from langchain_qwen_vl.chat_models import ChatQwenVL
 from langchain_qwen_vl.errors import QwenVLError, QwenVLInputError, QwenVLUnsupportedFeatureError
 
-__all__ = ["MediaUrlHook", "QwenVLBatch", "QwenVLBatchError", "QwenVLBatchJob"]
+__all__ = ["PART_TAG_KEY", "MediaUrlHook", "QwenVLBatch", "QwenVLBatchError", "QwenVLBatchJob"]
+
+#: Metadata key holding the SHA-256 of a service batch's input file (its request lines).
+PART_TAG_KEY = "langchain_qwen_vl_part_sha256"
+#: ``on_part`` of :meth:`QwenVLBatch.submit`: called with the job of one service batch.
+OnPart = Callable[[QwenVLBatchJob], Any]
 
 
 def _split(item: Any) -> tuple[Any, dict[str, Any]]:
@@ -62,6 +71,11 @@ class QwenVLBatch:
             (6 MB per line as documented — 1 MB in one edition —, 50,000 requests, 500 MB).
         name: task name (``metadata.ds_name``, at most 100 characters); metadata: extra keys.
         tmp_dir: where the JSONL files are written before upload (deleted afterwards).
+        adopt_existing: before creating a service batch, look through the account's batches
+            for one whose metadata carries the same file hash (the same request lines, sent by
+            a run that died before storing the id) and use it instead of creating (and
+            billing) a second. Costs a listing of the account's batches per submit; leave it
+            off to submit the same inputs twice on purpose.
     """
 
     def __init__(
@@ -77,6 +91,7 @@ class QwenVLBatch:
         name: str | None = None,
         metadata: Mapping[str, str] | None = None,
         tmp_dir: str | None = None,
+        adopt_existing: bool = False,
     ) -> None:
         if not isinstance(llm, ChatQwenVL):
             raise QwenVLInputError(
@@ -117,6 +132,7 @@ class QwenVLBatch:
         self.name = name
         self.metadata = dict(metadata or {})
         self.tmp_dir = tmp_dir
+        self.adopt_existing = adopt_existing
 
     def __repr__(self) -> str:
         return f"QwenVLBatch(base_url={self.llm.resolved_base_url!r}, model={self.llm.model!r})"
@@ -178,12 +194,13 @@ class QwenVLBatch:
             raise
         return parts
 
-    def _create_body(self, file_id: str, number: int, total: int) -> dict[str, Any]:
+    def _create_body(self, file_id: str, part: Part, number: int, total: int) -> dict[str, Any]:
         metadata = dict(self.metadata)
         if self.name:
             metadata["ds_name"] = self.name
         if total > 1:
             metadata["langchain_qwen_vl_part"] = f"{number}/{total}"
+        metadata[PART_TAG_KEY] = part.tag
         body: dict[str, Any] = {
             "input_file_id": file_id,
             "endpoint": CHAT_ENDPOINT,
@@ -208,47 +225,81 @@ class QwenVLBatch:
 
     # --- public API ----------------------------------------------------------------------
 
-    def submit(self, inputs: Iterable[Any]) -> QwenVLBatchJob:
-        """Submit ``inputs`` (each what ``invoke`` accepts, or ``(input, kwargs)``) as a job."""
+    def submit(self, inputs: Iterable[Any], *, on_part: OnPart | None = None) -> QwenVLBatchJob:
+        """Submit ``inputs`` (each what ``invoke`` accepts, or ``(input, kwargs)``) as a job.
+
+        ``on_part(job)`` is called with the job of each service batch (its ``id`` and
+        ``sub_jobs[0].start``/``count``, the inputs it holds) as soon as the service has
+        created it, before the next file goes up: store its id there and a crash later on loses
+        nothing. If a file fails, :class:`QwenVLBatchError` names the batches created so far.
+        """
         http = self._http()
         files = self._write_parts(inputs)
         subs: list[SubJob] = []
         batches: dict[str, dict[str, Any]] = {}
         parts = files.parts
         try:
+            existing = self._existing(http, parts) if self.adopt_existing else {}
             for number, part in enumerate(parts, 1):
                 try:
-                    uploaded = http.upload(part.path, f"batch-{number}.jsonl")
-                    body = self._create_body(str(uploaded["id"]), number, len(parts))
-                    batch = http.request("POST", "/batches", json=body, retries=False)
+                    batch = existing.get(part.tag)
+                    if batch is None:
+                        uploaded = http.upload(part.path, f"batch-{number}.jsonl")
+                        body = self._create_body(str(uploaded["id"]), part, number, len(parts))
+                        batch = http.request("POST", "/batches", json=body, retries=False)
                 except QwenVLError as error:
                     raise self._partial(subs, parts, error) from error
-                subs.append(SubJob(str(batch["id"]), part.start, part.count))
-                batches[str(batch["id"])] = batch
+                one = _part_job(http, part, batch, subs, batches)
+                if on_part is not None:
+                    on_part(one)
         finally:
             files.close()
         return QwenVLBatchJob(http, subs, batches)
 
-    async def asubmit(self, inputs: Iterable[Any]) -> QwenVLBatchJob:
-        """Async :meth:`submit` (lines are built in a worker thread)."""
+    async def asubmit(
+        self, inputs: Iterable[Any], *, on_part: OnPart | None = None
+    ) -> QwenVLBatchJob:
+        """Async :meth:`submit` (lines are built in a worker thread; ``on_part`` may be async)."""
         http = self._http()
         files = await asyncio.to_thread(self._write_parts, inputs)
         subs: list[SubJob] = []
         batches: dict[str, dict[str, Any]] = {}
         parts = files.parts
         try:
+            existing = await self._aexisting(http, parts) if self.adopt_existing else {}
             for number, part in enumerate(parts, 1):
                 try:
-                    uploaded = await http.aupload(part.path, f"batch-{number}.jsonl")
-                    body = self._create_body(str(uploaded["id"]), number, len(parts))
-                    batch = await http.arequest("POST", "/batches", json=body, retries=False)
+                    batch = existing.get(part.tag)
+                    if batch is None:
+                        uploaded = await http.aupload(part.path, f"batch-{number}.jsonl")
+                        body = self._create_body(str(uploaded["id"]), part, number, len(parts))
+                        batch = await http.arequest("POST", "/batches", json=body, retries=False)
                 except QwenVLError as error:
                     raise self._partial(subs, parts, error) from error
-                subs.append(SubJob(str(batch["id"]), part.start, part.count))
-                batches[str(batch["id"])] = batch
+                one = _part_job(http, part, batch, subs, batches)
+                if on_part is not None and inspect.isawaitable(done := on_part(one)):
+                    await done
         finally:
             files.close()
         return QwenVLBatchJob(http, subs, batches)
+
+    def _existing(self, http: BatchHttp, parts: list[Part]) -> dict[str, dict[str, Any]]:
+        """Batches of the account tagged with one of ``parts``' hashes (``tag -> batch``)."""
+        wanted, found = {p.tag for p in parts}, dict[str, dict[str, Any]]()
+        params: dict[str, Any] = {"limit": 100}
+        while after := _adoptable(http.request("GET", "/batches", params=params), wanted, found):
+            params["after"] = after
+        return found
+
+    async def _aexisting(self, http: BatchHttp, parts: list[Part]) -> dict[str, dict[str, Any]]:
+        """Async :meth:`_existing`."""
+        wanted, found = {p.tag for p in parts}, dict[str, dict[str, Any]]()
+        params: dict[str, Any] = {"limit": 100}
+        while after := _adoptable(
+            await http.arequest("GET", "/batches", params=params), wanted, found
+        ):
+            params["after"] = after
+        return found
 
     def job(self, job_id: str) -> QwenVLBatchJob:
         """The handle of a job submitted earlier (any process); no request until refresh()."""
@@ -273,6 +324,36 @@ class QwenVLBatch:
 
 def _id(subs: list[SubJob]) -> str:
     return encode_job_id(subs)
+
+
+def _part_job(
+    http: BatchHttp,
+    part: Part,
+    batch: dict[str, Any],
+    subs: list[SubJob],
+    batches: dict[str, dict[str, Any]],
+) -> QwenVLBatchJob:
+    """Add ``part``'s service batch to ``subs``/``batches``; the job of that batch alone."""
+    sub = SubJob(str(batch["id"]), part.start, part.count)
+    subs.append(sub)
+    batches[sub.batch_id] = batch
+    return QwenVLBatchJob(http, [sub], {sub.batch_id: batch})
+
+
+def _adoptable(
+    page: Mapping[str, Any], wanted: set[str], found: dict[str, dict[str, Any]]
+) -> str | None:
+    """Note in ``found`` the batches of one list page tagged with a ``wanted`` hash (newest
+    first wins; a ``failed`` batch ran nothing and is not adopted); the ``after`` cursor of
+    the next page, or None when the listing is done or every hash is found."""
+    data = page.get("data") or []  # the service sends data: null when empty
+    for batch in data:
+        tag = (batch.get("metadata") or {}).get(PART_TAG_KEY)
+        if tag in wanted and tag not in found and batch.get("status") != "failed":
+            found[tag] = dict(batch)
+    if not page.get("has_more") or not data or len(found) == len(wanted):
+        return None
+    return str(page.get("last_id") or data[-1]["id"])
 
 
 def _list_params(limit: int, status: str | None, after: str | None) -> dict[str, Any]:

@@ -108,6 +108,7 @@ class BatchRecord:
     error_file_id: str | None = None
     cancel_requested: bool = False
     validated: bool = False
+    delay_s: float = 0.0  # extra validating time of this batch (BatchService.delay)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def wire(self) -> dict[str, Any]:
@@ -160,6 +161,10 @@ class BatchService:
         #: custom ids of every line that ran (for "nothing submitted twice" tests).
         self.lines_run: list[tuple[str, str]] = []
         self.uploads = 0
+        #: valid create calls received, faulted ones included (``fail_create`` counts from it).
+        self.create_calls = 0
+        self._create_faults: dict[int, tuple[ServiceError, bool]] = {}
+        self._delays: dict[int, float] = {}
 
     # --- what tests drive ------------------------------------------------------------------
 
@@ -183,11 +188,34 @@ class BatchService:
         """Make the line with ``custom_id`` fail with this error (every batch, until cleared)."""
         self._line_faults[custom_id] = ServiceError(message, status=status, code=code)
 
+    def fail_create(
+        self,
+        nth: int = 1,
+        *,
+        status: int = 500,
+        created: bool = False,
+        message: str = "The service is temporarily unavailable.",
+    ) -> None:
+        """Make the ``nth`` batch create from now on (1 = the next) answer ``status``; with
+        ``created=True`` the batch is created all the same (an answer lost after the service
+        acted, as a timeout would leave it)."""
+        error = ServiceError(message, status=status, code="InternalError")
+        self._create_faults[self.create_calls + nth] = (error, created)
+
+    def delay(self, nth: int, seconds: float) -> None:
+        """Keep the ``nth`` batch created from now on (1 = the next) ``validating`` for
+        ``seconds`` (virtual) more than the others, so that batches finish out of order."""
+        self._delays[self.create_calls + nth] = seconds
+
     def clear(self) -> None:
-        """Forget line faults and the record of lines run (files and batches stay)."""
+        """Forget line and create faults, delays and the counts of lines run, uploads and
+        create calls (files and batches stay)."""
         self._line_faults.clear()
+        self._create_faults.clear()
+        self._delays.clear()
         self.lines_run.clear()
         self.uploads = 0
+        self.create_calls = 0
 
     # --- files ------------------------------------------------------------------------------
 
@@ -253,6 +281,8 @@ class BatchService:
         metadata = body.get("metadata")
         if metadata is not None and not isinstance(metadata, dict):
             raise batch_error("metadata must be an object", param="metadata")
+        self.create_calls += 1
+        error, created = self._create_faults.pop(self.create_calls, (None, True))
         record = BatchRecord(
             id=f"batch_{uuid.uuid4()}",
             input_file_id=file_id,
@@ -261,8 +291,12 @@ class BatchService:
             window_s=hours * 3600.0,
             metadata=metadata or {},
             created=self.now(),
+            delay_s=self._delays.pop(self.create_calls, 0.0),
         )
-        self.batches[record.id] = record
+        if created:
+            self.batches[record.id] = record
+        if error is not None:
+            raise error
         return record
 
     def get(self, batch_id: str) -> BatchRecord:
@@ -281,7 +315,7 @@ class BatchService:
 
     def _timeline(self, record: BatchRecord) -> tuple[float, float, float]:
         s = self.settings
-        started = record.created + s.validating_s
+        started = record.created + s.validating_s + record.delay_s
         ran = started + s.seconds_per_request * record.total
         return started, ran, ran + s.finalizing_s
 

@@ -18,9 +18,15 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from PIL import Image
 
-from langchain_qwen_vl import ChatQwenVL, QwenVLBatch, QwenVLBatchError, _batch_job
+from langchain_qwen_vl import ChatQwenVL, QwenVLBatch, QwenVLBatchError, QwenVLBatchJob, _batch_job
+from langchain_qwen_vl._batch_job import encode_job_id
 from langchain_qwen_vl.emulator import EmulatorHandle, run_emulator
-from langchain_qwen_vl.errors import QwenVLContentModerationError, QwenVLTimeoutError
+from langchain_qwen_vl.errors import (
+    QwenVLBadRequestError,
+    QwenVLContentModerationError,
+    QwenVLInputError,
+    QwenVLTimeoutError,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,7 +69,7 @@ def test_results_in_input_order_as_invoke_gives_them(emu: EmulatorHandle) -> Non
     inputs = [_image_message("What colour?"), "Hello", ("Think first", {"enable_thinking": True})]
     job = QwenVLBatch(llm).submit(inputs)
     assert isinstance(job.id, str)
-    assert job.id.startswith("qvlb1:")
+    assert job.id.startswith("qvlb2:")
     results = job.results(poll_interval=0.01, timeout=10)
     assert job.status == "completed"
     expected = [
@@ -329,3 +335,119 @@ def test_result_files_in_the_recorded_line_format(emu: EmulatorHandle) -> None:
     # inputs cannot be downloaded, as documented
     denied = httpx.get(f"{emu.base_url}/files/{batch['input_file_id']}/content", headers=headers)
     assert denied.status_code == 400
+
+
+def test_on_part_runs_as_each_batch_is_created_and_a_resubmit_adopts(emu: EmulatorHandle) -> None:
+    llm = _llm(emu)
+    seen: list[tuple[str, int, int]] = []
+
+    def on_part(part: QwenVLBatchJob) -> None:  # what the service holds at that moment
+        seen.append((part.id, emu.batch.uploads, len(emu.batch.batches)))
+
+    job = QwenVLBatch(llm, max_requests_per_file=2).submit(["a", "b", "c"], on_part=on_part)
+    assert [(uploads, batches) for _, uploads, batches in seen] == [(1, 1), (2, 2)]
+    assert [part_id for part_id, _, _ in seen] == [encode_job_id([s]) for s in job.sub_jobs]
+    second = QwenVLBatch(llm).job(seen[1][0]).results(poll_interval=0.01, timeout=10)
+    assert [m.content for m in second] == ['[emulator] No images received. You asked: "c"']
+    # the same inputs again: adopted with adopt_existing (nothing uploaded), created without
+    again = QwenVLBatch(llm, max_requests_per_file=2, adopt_existing=True).submit(["a", "b", "c"])
+    assert again.id == job.id
+    assert emu.batch.uploads == 2
+    QwenVLBatch(llm, max_requests_per_file=2).submit(["a", "b", "c"])
+    assert len(emu.batch.batches) == 4
+
+
+def test_an_id_of_an_earlier_version_still_reads(emu: EmulatorHandle) -> None:
+    """qvlb1 ids numbered lines by input index: a second file's ids start at its first index."""
+    lines = [
+        {"custom_id": str(i), "method": "POST", "url": "/v1/chat/completions",
+         "body": {"model": "qwen3-vl-flash", "messages": [{"role": "user", "content": f"q{i}"}]}}
+        for i in (2, 3)
+    ]  # fmt: skip
+    batch = _raw(emu, lines)
+    job = QwenVLBatch(_llm(emu)).job(f"qvlb1:{batch['id']}@2+2")
+    assert [m.content for m in job.results(poll_interval=0.01, timeout=10)] == [
+        f'[emulator] No images received. You asked: "q{i}"' for i in (2, 3)
+    ]
+
+
+def test_files_list_and_delete(emu: EmulatorHandle) -> None:
+    headers = {"Authorization": "Bearer sk-emulator"}
+
+    def upload(name: str) -> str:
+        answer = httpx.post(
+            emu.base_url + "/files",
+            headers=headers,
+            files={"file": (name, b"{}\n")},
+            data={"purpose": "batch"},
+        )
+        return str(answer.json()["id"])
+
+    first, second = upload("a.jsonl"), upload("b.jsonl")
+    listed = httpx.get(emu.base_url + "/files", headers=headers).json()
+    assert listed["object"] == "list"
+    assert listed["has_more"] is False
+    assert {(f["id"], f["filename"], f["purpose"]) for f in listed["data"]} == {
+        (first, "a.jsonl", "batch"),
+        (second, "b.jsonl", "batch"),
+    }
+    deleted = httpx.delete(f"{emu.base_url}/files/{first}", headers=headers)
+    assert deleted.json() == {"id": first, "object": "file", "deleted": True}  # as recorded
+    assert [
+        f["id"] for f in httpx.get(emu.base_url + "/files", headers=headers).json()["data"]
+    ] == [second]
+    for gone in (
+        httpx.get(f"{emu.base_url}/files/{first}", headers=headers),
+        httpx.delete(f"{emu.base_url}/files/{first}", headers=headers),
+    ):
+        assert gone.status_code == 404
+        assert first in gone.json()["error"]["message"]
+
+
+def test_a_line_the_service_refuses_comes_back_as_that_lines_typed_error(
+    emu: EmulatorHandle,
+) -> None:
+    """Each line runs the real-time validation: a bad parameter, an image it cannot fetch."""
+    llm = _llm(emu)
+    unreachable = emu.base_url.split("/compatible-mode")[0] + "/missing.png"
+    image = [HumanMessage(content=[{"type": "text", "text": "what"},
+                                   {"type": "image", "url": unreachable}])]  # fmt: skip
+    results = (
+        QwenVLBatch(llm)
+        .submit(["fine", ("a bad stop", {"stop": 5}), image])
+        .results(poll_interval=0.01, timeout=10)
+    )
+    assert isinstance(results[0], AIMessage)
+    for result, (value, kwargs) in zip(
+        results[1:], [("a bad stop", {"stop": 5}), (image, {})], strict=True
+    ):
+        with pytest.raises(QwenVLBadRequestError) as realtime:
+            llm.invoke(value, **kwargs)
+        assert type(result) is type(realtime.value)
+        assert result.code == realtime.value.code == "invalid_parameter_error"
+        assert str(result).split(" [request_id")[0] == str(realtime.value).split(" [request_id")[0]
+
+
+def test_alist_jobs_pages_and_filters(emu: EmulatorHandle) -> None:
+    emu.batch.delay(3, 3600)  # the third batch stays validating
+
+    async def main() -> tuple[list[str], list[list[str]]]:
+        batch = QwenVLBatch(_llm(emu))
+        empty = await batch.alist_jobs()
+        jobs = [await batch.asubmit([f"q{i}"]) for i in range(3)]
+        newest = await batch.alist_jobs(limit=2)
+        rest = await batch.alist_jobs(limit=2, after=newest[-1]["id"])
+        validating = await batch.alist_jobs(status="validating")
+        completed = await batch.alist_jobs(status="completed,cancelled")
+        await batch.llm.aclose()
+        ids = [job.sub_jobs[0].batch_id for job in jobs]
+        pages = [empty, newest, rest, validating, completed]
+        return ids, [[b["id"] for b in page] for page in pages]
+
+    ids, (empty, newest, rest, validating, completed) = asyncio.run(main())
+    assert empty == []  # the service's data: null
+    assert newest + rest == ids[::-1]  # newest first, the second page after the first's last id
+    assert validating == [ids[2]]
+    assert completed == [ids[1], ids[0]]
+    with pytest.raises(QwenVLInputError, match="limit=0"):
+        asyncio.run(QwenVLBatch(_llm(emu)).alist_jobs(limit=0))

@@ -74,7 +74,7 @@ def test_partial_submit_names_the_job_to_collect_or_cancel() -> None:
 
     client = httpx.Client(transport=httpx.MockTransport(second_create_fails))
     llm = ChatQwenVL(api_key="sk-test", region="beijing", http_client=client)
-    with pytest.raises(QwenVLBatchError, match=r"qvlb1:batch_1@0\+1") as caught:
+    with pytest.raises(QwenVLBatchError, match=r"qvlb2:batch_1@0\+1") as caught:
         QwenVLBatch(llm, max_requests_per_file=1).submit(["a", "b"])
-    assert caught.value.job_id == "qvlb1:batch_1@0+1"
+    assert caught.value.job_id == "qvlb2:batch_1@0+1"
     assert service.calls.count("POST /batches (failed)") == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 
@@ -148,17 +149,35 @@ def test_encode_line_is_the_documented_shape() -> None:
 
 
 def test_parts_split_on_count_bytes_and_mode(tmp_path: Path) -> None:
-    parts = JsonlParts(max_requests=2, max_bytes=60, directory=str(tmp_path))
+    small = len(encode_line("0", {"q": "x"}))
+    parts = JsonlParts(max_requests=2, max_bytes=3 * small, directory=str(tmp_path))
     mode = ("qwen3-vl-flash", False)
     for index in range(5):
-        parts.add(index, b"x" * 20 + b"\n", mode)
-    parts.add(5, b"y" * 50 + b"\n", mode)  # too big to join the part holding one line
-    parts.add(6, b"z\n", ("qwen3-vl-flash", True))  # another thinking mode: another file
+        parts.add(index, encode_line(str(index), {"q": "x"}), mode)
+    big = encode_line("5", {"q": "y" * (2 * small)})
+    parts.add(5, big, mode)  # too big to join the part holding one line
+    parts.add(6, encode_line("6", {"q": "z"}), ("qwen3-vl-flash", True))  # another mode
     done = parts.finish()
     assert [(p.start, p.count) for p in done] == [(0, 2), (2, 2), (4, 1), (5, 1), (6, 1)]
-    assert Path(done[0].path).read_bytes() == (b"x" * 20 + b"\n") * 2
+    assert Path(done[0].path).read_bytes() == encode_line("0", {"q": "x"}) + encode_line(
+        "1", {"q": "x"}
+    )
     parts.close()
     assert not list(tmp_path.iterdir())
+
+
+def test_a_files_bytes_and_tag_do_not_depend_on_where_it_starts(tmp_path: Path) -> None:
+    """custom_id counts lines within the file, so a re-run holding the same requests from
+    another input index builds the same file and finds its batch by the tag."""
+    parts = JsonlParts(max_requests=2, directory=str(tmp_path))
+    for index in range(5):
+        parts.add(index, encode_line(str(index), {"q": "same"}), ("qwen3-vl-flash", False))
+    done = parts.finish()
+    second = Path(done[1].path).read_bytes()
+    assert [json.loads(line)["custom_id"] for line in second.splitlines()] == ["0", "1"]
+    assert done[1].tag == done[0].tag == hashlib.sha256(second).hexdigest()
+    assert done[2].tag != done[0].tag
+    parts.close()
 
 
 def _image_body(size: int) -> dict[str, object]:
@@ -207,7 +226,12 @@ def test_too_long_without_hook_names_the_hook() -> None:
 
 def test_job_id_round_trip_and_refusal() -> None:
     subs = [SubJob("batch_a-1", 0, 2), SubJob("batch_b", 2, 3)]
+    assert encode_job_id(subs).startswith("qvlb2:")
     assert decode_job_id(encode_job_id(subs)) == subs
+    # ids of earlier versions numbered lines by input index: still read, and kept as they were
+    old = "qvlb1:batch_a-1@0+2,batch_b@2+3"
+    assert decode_job_id(old) == [SubJob("batch_a-1", 0, 2, 0), SubJob("batch_b", 2, 3, 2)]
+    assert encode_job_id(decode_job_id(old)) == old
     with pytest.raises(QwenVLInputError, match="job_id='batch_x'"):
         decode_job_id("batch_x")
 
