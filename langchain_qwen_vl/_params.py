@@ -106,7 +106,7 @@ def resolve(
                 f"{', '.join(PER_CALL_FIELDS + BODY_KWARGS)}, or pass extra_body={{...}} for a "
                 "raw request key."
             )
-    if stop is not None:
-        params["stop"] = stop
+    if stop is not None:  # invoke(..., stop=...) arrives here, past LangChain's own checks
+        params["stop"] = _validate(model_class, "stop", stop)
     params["_body"] = body_kwargs
     return params

@@ -215,6 +215,10 @@ def test_bad_per_call_values_are_refused_before_sending() -> None:
         _model()._build_payload([HumanMessage("hi")], temperature=5)
     with pytest.raises(QwenVLInputError, match="temprature"):
         _model()._build_payload([HumanMessage("hi")], temprature=0.5)
+    # stop= as LangChain passes it (invoke(..., stop=...)), not only as a bound kwarg.
+    model = _model(http_client=httpx.Client(transport=httpx.MockTransport(_never_called)))
+    with pytest.raises(QwenVLInputError, match="stop=5"):
+        model.invoke("hi", stop=5)  # type: ignore[arg-type]
 
 
 def test_local_image_becomes_data_uri_and_names_message_index(tmp_path: Path) -> None:
