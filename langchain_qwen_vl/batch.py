@@ -10,10 +10,11 @@ carries the SHA-256 of its file in ``metadata`` (:data:`PART_TAG_KEY`); with
 ``adopt_existing=True`` a file whose batch already exists (created by a run that died before it
 could store the id) is adopted instead of created twice. See ``docs/batch.md``.
 
-Example:
-    >>> batch = QwenVLBatch(ChatQwenVL(region="beijing"))  # doctest: +SKIP
-    >>> job = batch.submit(["Describe a cat.", ("Think about it.", {"enable_thinking": True})])
-    >>> QwenVLBatch(llm).job(job.id).results(poll_interval=60)  # later, anywhere
+Example (against the real service)::
+
+    batch = QwenVLBatch(ChatQwenVL(region="beijing"))
+    job = batch.submit(["Describe a cat.", ("Think about it.", {"enable_thinking": True})])
+    QwenVLBatch(llm).job(job.id).results(poll_interval=60)  # later, anywhere
 """
 
 from __future__ import annotations
