@@ -292,7 +292,7 @@ def test_no_allowed_dirs_means_no_local_files(
         "file://{outside}/secret.png",
         "file://localhost{outside}/secret.png",
         "file://{allowed}/escape.png",
-        "file://remote.example{allowed}/photo.png",
+        "file://{allowed}/%2E%2E/outside/secret.png",
         "/etc/passwd",
         "{allowed}/photo.png\x00.txt",
     ],
@@ -334,10 +334,28 @@ def test_file_url_inside_allowed_dir_is_read(
     assert llm.sent_blocks()[0]["url"].startswith("data:image/png;base64,")
 
 
+def test_file_urls_are_read_by_the_media_rule(
+    tool: QwenVLTool, llm: RecordingVisionModel, layout: dict[str, Path]
+) -> None:
+    """One parser for file URLs (the chat model's: percent-decoded path, then allowed_dirs)."""
+    named = layout["allowed"] / "été 2024 #1.png"
+    named.write_bytes(png_bytes(colour="blue"))
+    url = named.as_uri()
+    assert "%C3%A9t%C3%A9%202024%20%231.png" in url
+    result = call(tool, image=url, question="Q")
+    assert result.status == "success"
+    sent = base64.b64decode(llm.sent_blocks()[0]["url"].split(",", 1)[1])
+    assert Image.open(io.BytesIO(sent)).getpixel((0, 0)) == (0, 0, 255)
+    remote = call(tool, image=url.replace("file://", "file://remote.example"), question="Q")
+    assert remote.status == "error"
+    assert "names a remote host — use 'file:///path'" in str(remote.content)
+    assert len(llm.calls) == 1
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("missing.png", "no such file"),
+        ("missing.png", "does not exist"),
         ("sub", "is a directory"),
         ("notes.txt", "not a recognised image"),
     ],
@@ -562,3 +580,4 @@ def test_region_of_a_data_uri_and_its_refusals(llm: RecordingVisionModel) -> Non
     outside = call(tool, image=uri, question="What?", region=[0, 0, 10, 1200])
     assert outside.status == "error"
     assert "0-1000 grid" in str(outside.content)
+
