@@ -15,7 +15,7 @@ import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from langchain_qwen_vl.errors import QwenVLImageError
 
@@ -286,7 +286,9 @@ def grey_if_colourless(
     return im
 
 
-def encode(im: Image.Image, *, icc_profile: bytes | None) -> tuple[bytes, str]:
+def encode(
+    im: Image.Image, *, icc_profile: bytes | None, smaller_than: int | None = None
+) -> tuple[bytes, str]:
     """Encode for upload by the picture's kind; returns (bytes, mime).
 
     - Real transparency: PNG (JPEG cannot carry it). A fully opaque alpha is dropped first.
@@ -301,11 +303,27 @@ def encode(im: Image.Image, *, icc_profile: bytes | None) -> tuple[bytes, str]:
     if im.mode in ("RGBA", "LA"):
         low, _ = im.getchannel("A").getextrema()
         if isinstance(low, (int, float)) and low < 255:
-            return save(im, "PNG", icc_profile=icc_profile)
+            return save(im, "PNG", icc_profile=icc_profile, smaller_than=smaller_than)
         im = im.convert("RGB" if im.mode == "RGBA" else "L")
     if picture_kind(im) == "screen":
-        return save(im, "PNG", icc_profile=icc_profile)
-    return save(grey_if_colourless(im), "JPEG", icc_profile=icc_profile)
+        return save(im, "PNG", icc_profile=icc_profile, smaller_than=smaller_than)
+    return save(grey_if_colourless(im), "JPEG", icc_profile=icc_profile, smaller_than=smaller_than)
+
+
+class NotSmaller(Exception):
+    """Raised by :func:`save` once the bytes written reach ``smaller_than``."""
+
+
+class _BoundedBuffer(io.BytesIO):
+    def __init__(self, limit: int | None) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def write(self, data: Any, /) -> int:
+        written = super().write(data)
+        if self._limit is not None and self.tell() >= self._limit:
+            raise NotSmaller
+        return written
 
 
 def save(
@@ -314,15 +332,20 @@ def save(
     *,
     quality: int = JPEG_QUALITY,
     icc_profile: bytes | None = None,
+    smaller_than: int | None = None,
 ) -> tuple[bytes, str]:
     """``im`` written as ``fmt`` the way every image of the package is written; (bytes, mime).
+
+    With ``smaller_than``, writing stops with :class:`NotSmaller` as soon as the output reaches
+    that many bytes (a flat screenshot's downscaled PNG is often twice its original: the
+    encode is cut where it stops paying, ~half of it).
 
     Example:
         >>> from PIL import Image
         >>> save(Image.new("L", (8, 8)), "PNG")[1]
         'image/png'
     """
-    buffer = io.BytesIO()
+    buffer = _BoundedBuffer(smaller_than)
     if fmt == "JPEG":
         im.save(buffer, "JPEG", quality=quality, icc_profile=icc_profile)
         return buffer.getvalue(), "image/jpeg"
@@ -417,12 +440,18 @@ def decode(
 
 
 def reencode(
-    data: bytes, info: ImageInfo, target: tuple[int, int] | None, subject: str
+    data: bytes,
+    info: ImageInfo,
+    target: tuple[int, int] | None,
+    subject: str,
+    *,
+    smaller_than: int | None = None,
 ) -> tuple[bytes, str, tuple[int, int]]:
     """Decode ``data``, downscale to ``target`` (displayed width, height) if given, encode.
 
     Returns (bytes, mime, (width, height) sent). The EXIF orientation is baked into the
     pixels (the output carries no EXIF), so the service sees the image as a viewer shows it.
+    Raises :class:`NotSmaller` when the output would reach ``smaller_than`` bytes.
     """
     stored_target = None
     if target is not None:
@@ -434,7 +463,8 @@ def reencode(
         if stored_target is not None:
             work = resize(work, stored_target)
         work = _apply_orientation(work, info.orientation)
-        encoded, mime = encode(work, icc_profile=im.info.get("icc_profile") or None)
+        icc = im.info.get("icc_profile") or None
+        encoded, mime = encode(work, icc_profile=icc, smaller_than=smaller_than)
     except (OSError, ValueError) as exc:
         raise _pillow_error(exc, subject, "encoded") from exc
     return encoded, mime, work.size
