@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import os
 import resource
@@ -204,9 +203,9 @@ def encodings(pdf: Path, samples: int = 8) -> None:
     """Render pages at the default cap and encode them every way; bytes and time per page."""
     from PIL import Image
 
-    from langchain_qwen_vl._scan_encode import is_colour
     from langchain_qwen_vl._scan_render import RenderSettings, open_source
     from langchain_qwen_vl.media import DEFAULT_MAX_PIXELS, MIN_PIXELS
+    from langchain_qwen_vl.media._codec import is_colour, save
 
     section(f"Encodings of {samples} pages rendered at the A4 cap DPI (as a born-digital page)")
     source = open_source(str(pdf), path=pdf)
@@ -237,8 +236,8 @@ def encodings(pdf: Path, samples: int = 8) -> None:
         f"({sum(colour)} of {samples} in colour)"
     )
     variants: dict[str, dict[str, Any]] = {
-        "JPEG q85 colour": {"format": "JPEG", "quality": 85, "grey": False},
-        "JPEG q85 grayscale": {"format": "JPEG", "quality": 85, "grey": True},
+        "JPEG q85 colour": {"format": "JPEG", "grey": False},
+        "JPEG q85 grayscale": {"format": "JPEG", "grey": True},
         "PNG colour": {"format": "PNG", "grey": False},
         "PNG grayscale": {"format": "PNG", "grey": True},
     }
@@ -246,13 +245,7 @@ def encodings(pdf: Path, samples: int = 8) -> None:
         sizes, started = [], time.perf_counter()
         for image in images:
             pixels: Image.Image = image.convert("L") if spec["grey"] else image
-            buffer = io.BytesIO()
-            pixels.save(
-                buffer,
-                format=spec["format"],
-                **({"quality": spec["quality"]} if "quality" in spec else {}),
-            )
-            sizes.append(len(buffer.getvalue()))
+            sizes.append(len(save(pixels, spec["format"])[0]))  # as the loader writes them
         elapsed = (time.perf_counter() - started) / samples
         print(
             f"{label:>20}: {1e3 * elapsed:6.1f} ms/page (incl. grey conversion), "

@@ -250,25 +250,24 @@ class QwenVLTool(BaseTool):
             if region is not None:
                 return self._prepared(text, label, region), _shown(text) + _region_note(region)
             return {"type": "image", "url": text}, _shown(text)
-        path_text = text
         scheme = _URL_SCHEME.match(text)
-        if lowered.startswith("file:"):
-            parts = urllib.parse.urlsplit(text)
-            if parts.netloc not in ("", "localhost"):
-                raise self._refusal(label)
-            path_text = urllib.parse.unquote(parts.path)
-        elif scheme is not None and len(scheme.group(1)) > 1 and "://" in text[:40]:
+        if scheme and len(scheme.group(1)) > 1 and "://" in text[:40] and lowered[:5] != "file:":
             raise ToolException(
                 f"{label} uses an unsupported URL scheme ({scheme.group(1)}:) — pass an "
                 "http(s) URL, a data: URI or a local file path."
             )
         from langchain_qwen_vl import media
+        from langchain_qwen_vl.media import _sources
 
         # The same policy as ChatQwenVL(allowed_dirs=...); the tool's default is no files.
         policy = media.LocalFilePolicy(self.allowed_dirs)
         try:
-            path = policy.check(path_text)
+            path = _sources.path_from_str(text, "image", policy=policy)
             data = policy.read(path, self.max_file_bytes, "this tool's limit")
+        except _sources.FileRefused:
+            raise self._refusal(label) from None
+        except ValueError as error:  # QwenVLImageError: a remote file URL, no such file …
+            raise ToolException(f"Could not use {label}: {_detail(error)}") from None
         except media.FileProblem as problem:
             if problem.refused:
                 raise self._refusal(label) from None
@@ -290,8 +289,7 @@ class QwenVLTool(BaseTool):
                 source = crop_region(data, region)
             prepared = media.prepare_image(source, **_budget_of(self.llm))
         except ValueError as error:  # QwenVLImageError: not an image, empty, bad size
-            detail = str(error).split(": ", 1)[-1].replace("image bytes", "the file", 1)
-            raise ToolException(f"Could not use {label}: {detail}") from None
+            raise ToolException(f"Could not use {label}: {_detail(error)}") from None
         return media.prepared_block(prepared)
 
     def _prepare(
@@ -386,6 +384,11 @@ class QwenVLTool(BaseTool):
         except ModelError as error:
             raise self._model_failure(error) from error
         return self._output(answer, prepared)
+
+
+def _detail(error: ValueError) -> str:
+    """A media error's message without its ``where:`` prefix (the tool names the image)."""
+    return str(error).split(": ", 1)[-1].replace("image bytes", "the file", 1)
 
 
 def _region_note(region: list[float] | None) -> str:

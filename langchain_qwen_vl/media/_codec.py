@@ -15,7 +15,7 @@ import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from langchain_qwen_vl.errors import QwenVLImageError
 
@@ -43,7 +43,7 @@ _4K_AREA = 3840 * 2160
 # Quality of the JPEGs we write (see encode): q90 costs ~20% more bytes for +1.5 dB.
 JPEG_QUALITY = 85
 
-# The most pixels decoded at full size (a JPEG is decoded reduced first, see reencode): a
+# The most pixels decoded at full size (a JPEG is decoded reduced first, see decode): a
 # 17 KB PNG can declare 12000x12000 px and cost ~860 MB to decode. 64 MP is ~190 MB in RGB.
 MAX_DECODE_PIXELS = 64_000_000
 
@@ -190,7 +190,7 @@ def _has_transparency(im: Image.Image) -> bool:
     return im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
 
 
-def _to_working_mode(im: Image.Image) -> Image.Image:
+def working_mode(im: Image.Image) -> Image.Image:
     """An equivalent image in L, LA, RGB or RGBA: the modes that resize well and encode."""
     mode = im.mode
     if mode in ("RGB", "L") and "transparency" in im.info:
@@ -267,7 +267,28 @@ def is_colour(im: Image.Image) -> bool:
     return coloured >= max(4, _COLOUR_SHARE * thumb.width * thumb.height)
 
 
-def encode(im: Image.Image, *, icc_profile: bytes | None) -> tuple[bytes, str]:
+def grey_if_colourless(
+    im: Image.Image, grayscale: bool | Literal["auto"] = "auto", *, thumb: Image.Image | None = None
+) -> Image.Image:
+    """``im`` in grey when ``grayscale`` is True, or ``"auto"`` and no visible part of it is
+    coloured (:func:`is_colour`, on ``thumb`` when the caller has one); else ``im`` unchanged.
+    Only RGB pictures change.
+
+    Example:
+        >>> from PIL import Image
+        >>> grey_if_colourless(Image.new("RGB", (64, 64), (250, 248, 240))).mode
+        'L'
+    """
+    if im.mode != "RGB" or grayscale is False:
+        return im
+    if grayscale is True or not is_colour(im if thumb is None else thumb):
+        return im.convert("L")
+    return im
+
+
+def encode(
+    im: Image.Image, *, icc_profile: bytes | None, smaller_than: int | None = None
+) -> tuple[bytes, str]:
     """Encode for upload by the picture's kind; returns (bytes, mime).
 
     - Real transparency: PNG (JPEG cannot carry it). A fully opaque alpha is dropped first.
@@ -278,28 +299,60 @@ def encode(im: Image.Image, *, icc_profile: bytes | None) -> tuple[bytes, str]:
       33.4 dB against the service's own resize; PNG is 3-5x larger and often breaks the 10 MB
       limit), grey when the picture has no colour (a scan: ~10% fewer bytes, same PSNR).
     """
-    im = _to_working_mode(im)
+    im = working_mode(im)
     if im.mode in ("RGBA", "LA"):
         low, _ = im.getchannel("A").getextrema()
         if isinstance(low, (int, float)) and low < 255:
-            return _save(im, "PNG", icc_profile=icc_profile), "image/png"
+            return save(im, "PNG", icc_profile=icc_profile, smaller_than=smaller_than)
         im = im.convert("RGB" if im.mode == "RGBA" else "L")
     if picture_kind(im) == "screen":
-        return _save(im, "PNG", icc_profile=icc_profile), "image/png"
-    if im.mode == "RGB" and not is_colour(im):
-        im = im.convert("L")
-    return _save(im, "JPEG", icc_profile=icc_profile), "image/jpeg"
+        return save(im, "PNG", icc_profile=icc_profile, smaller_than=smaller_than)
+    return save(grey_if_colourless(im), "JPEG", icc_profile=icc_profile, smaller_than=smaller_than)
 
 
-def _save(im: Image.Image, fmt: str, *, icc_profile: bytes | None) -> bytes:
-    buffer = io.BytesIO()
+class NotSmaller(Exception):
+    """Raised by :func:`save` once the bytes written reach ``smaller_than``."""
+
+
+class _BoundedBuffer(io.BytesIO):
+    def __init__(self, limit: int | None) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def write(self, data: Any, /) -> int:
+        written = super().write(data)
+        if self._limit is not None and self.tell() >= self._limit:
+            raise NotSmaller
+        return written
+
+
+def save(
+    im: Image.Image,
+    fmt: Literal["JPEG", "PNG"],
+    *,
+    quality: int = JPEG_QUALITY,
+    icc_profile: bytes | None = None,
+    smaller_than: int | None = None,
+) -> tuple[bytes, str]:
+    """``im`` written as ``fmt`` the way every image of the package is written; (bytes, mime).
+
+    With ``smaller_than``, writing stops with :class:`NotSmaller` as soon as the output reaches
+    that many bytes (a flat screenshot's downscaled PNG is often twice its original: the
+    encode is cut where it stops paying, ~half of it).
+
+    Example:
+        >>> from PIL import Image
+        >>> save(Image.new("L", (8, 8)), "PNG")[1]
+        'image/png'
+    """
+    buffer = _BoundedBuffer(smaller_than)
     if fmt == "JPEG":
-        im.save(buffer, "JPEG", quality=JPEG_QUALITY, icc_profile=icc_profile)
-    else:
-        # compress_level 1: on the bench screenshot both smaller (729 vs 850 KiB) and faster
-        # (67 vs 101 ms) than the default 6.
-        im.save(buffer, "PNG", icc_profile=icc_profile, compress_level=1)
-    return buffer.getvalue()
+        im.save(buffer, "JPEG", quality=quality, icc_profile=icc_profile)
+        return buffer.getvalue(), "image/jpeg"
+    # compress_level 1: on the bench screenshot both smaller (729 vs 850 KiB) and faster
+    # (67 vs 101 ms) than the default 6; on a grey A4 scan 19% larger, 40% faster.
+    im.save(buffer, "PNG", icc_profile=icc_profile, compress_level=1)
+    return buffer.getvalue(), "image/png"
 
 
 def _apply_orientation(im: Image.Image, orientation: int) -> Image.Image:
@@ -354,47 +407,67 @@ def _resize_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=2, thread_name_prefix="qwen-vl-resize")
 
 
+def decode(
+    data: bytes, subject: str, *, size: tuple[int, int] | None = None, mode: str | None = None
+) -> Image.Image:
+    """The pixels of encoded ``data`` as stored (EXIF orientation not applied).
+
+    With ``size`` (stored width, height), a JPEG is decoded reduced: libjpeg scales by 1/2,
+    1/4 or 1/8 in the DCT domain, never below ``size`` (most of the speed-up over
+    decode-then-resize), and ``mode="L"`` decodes only the luma. Other formats ignore both.
+    Refuses to decode more than :data:`MAX_DECODE_PIXELS`.
+    """
+    from PIL import Image as PILImage
+
+    try:
+        im = PILImage.open(io.BytesIO(data))
+        stored_w, stored_h = im.size
+        if size is not None:
+            im.draft(mode or im.mode, size)  # a no-op for every format but JPEG
+        if im.width * im.height > MAX_DECODE_PIXELS:
+            raise QwenVLImageError(
+                f"{subject} is {stored_w}x{stored_h} px"
+                f" ({im.width * im.height / 1e6:.0f} MP to decode, over the "
+                f"{MAX_DECODE_PIXELS / 1e6:.0f} MP this client decodes) — downscale it "
+                "first, save it as JPEG (decoded reduced), or pass an http(s) URL."
+            )
+        im.load()
+        return im
+    except QwenVLImageError:
+        raise
+    except (PILImage.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+        raise _pillow_error(exc, subject, "decoded") from exc
+
+
 def reencode(
-    data: bytes, info: ImageInfo, target: tuple[int, int] | None, subject: str
+    data: bytes,
+    info: ImageInfo,
+    target: tuple[int, int] | None,
+    subject: str,
+    *,
+    smaller_than: int | None = None,
 ) -> tuple[bytes, str, tuple[int, int]]:
     """Decode ``data``, downscale to ``target`` (displayed width, height) if given, encode.
 
     Returns (bytes, mime, (width, height) sent). The EXIF orientation is baked into the
     pixels (the output carries no EXIF), so the service sees the image as a viewer shows it.
+    Raises :class:`NotSmaller` when the output would reach ``smaller_than`` bytes.
     """
-    from PIL import Image as PILImage
-
+    stored_target = None
+    if target is not None:
+        width, height = target
+        stored_target = (height, width) if info.orientation in _SWAPS_AXES else target
+    im = decode(data, subject, size=stored_target)
     try:
-        with PILImage.open(io.BytesIO(data)) as im:
-            icc = im.info.get("icc_profile")
-            stored_target = None
-            if target is not None:
-                width, height = target
-                swap = info.orientation in _SWAPS_AXES
-                stored_target = (height, width) if swap else (width, height)
-                if info.format == "JPEG":
-                    # DCT-domain downscale while decoding (by 1/2, 1/4 or 1/8, never below
-                    # the target): most of the speed-up over decode-then-resize.
-                    im.draft(im.mode, stored_target)
-            if im.width * im.height > MAX_DECODE_PIXELS:
-                shown_w, shown_h = info.size or im.size
-                raise QwenVLImageError(
-                    f"{subject} is {shown_w}x{shown_h} px"
-                    f" ({im.width * im.height / 1e6:.0f} MP to decode, over the "
-                    f"{MAX_DECODE_PIXELS / 1e6:.0f} MP this client decodes) — downscale it "
-                    "first, save it as JPEG (decoded reduced), or pass an http(s) URL."
-                )
-            im.load()
-            work = _to_working_mode(im)
-            if stored_target is not None:
-                work = resize(work, stored_target)
-            work = _apply_orientation(work, info.orientation)
-            encoded, mime = encode(work, icc_profile=icc or None)
-            return encoded, mime, work.size
-    except QwenVLImageError:
-        raise
-    except (PILImage.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
-        raise _pillow_error(exc, subject, "decoded") from exc
+        work = working_mode(im)
+        if stored_target is not None:
+            work = resize(work, stored_target)
+        work = _apply_orientation(work, info.orientation)
+        icc = im.info.get("icc_profile") or None
+        encoded, mime = encode(work, icc_profile=icc, smaller_than=smaller_than)
+    except (OSError, ValueError) as exc:
+        raise _pillow_error(exc, subject, "encoded") from exc
+    return encoded, mime, work.size
 
 
 def pil_info(im: Image.Image) -> tuple[int, tuple[int, int]]:
@@ -408,7 +481,7 @@ def encode_pil(
 ) -> tuple[bytes, str, tuple[int, int]]:
     """Encode a user's PIL image (never mutated), downscaled to ``target`` if given."""
     try:
-        work = _to_working_mode(_apply_orientation(im, orientation))
+        work = working_mode(_apply_orientation(im, orientation))
         if target is not None:
             work = resize(work, target)
         icc = im.info.get("icc_profile")

@@ -106,8 +106,11 @@ def _prepare_encoded(data: bytes, located: _src.Located, budget: ImageBudget) ->
         _check_uri_size(as_is_length, subject)
     # Downscale, transcode (over 4K and not JPEG/PNG), or too big as it is (an uncompressed
     # BMP, a quality-100 JPEG): re-encode, and refuse only if that is still over 10 MB.
-    encoded, mime, (width, height) = _codec.reencode(data, info, target, subject)
-    if sendable_as_is and len(encoded) >= len(data):
+    try:
+        encoded, mime, (width, height) = _codec.reencode(
+            data, info, target, subject, smaller_than=len(data) if sendable_as_is else None
+        )
+    except _codec.NotSmaller:
         # A flat PNG screenshot can be smaller at full size than downscaled (the resize adds
         # in-between shades): the original then costs fewer bytes, the same tokens, and the
         # service's own resize of it is exactly its usual view.

@@ -167,12 +167,16 @@ def path_from_str(
     return path
 
 
-def refusal(where: str, kind: str, path: str, policy: LocalFilePolicy) -> QwenVLImageError:
+class FileRefused(QwenVLImageError):
+    """A local file the ``allowed_dirs`` policy refuses (the vision tool words it its own way)."""
+
+
+def refusal(where: str, kind: str, path: str, policy: LocalFilePolicy) -> FileRefused:
     if policy.allows_no_file:
         fix = "this model reads no local files (allowed_dirs=[])"
     else:
         fix = "it is outside the model's allowed_dirs"
-    return QwenVLImageError(
+    return FileRefused(
         f"{where}: {kind} file {shorten(path)} refused: {fix} — pass an http(s) URL, a data: "
         "URI, bytes or a PIL image, or add its directory to allowed_dirs."
     )

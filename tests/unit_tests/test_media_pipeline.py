@@ -72,48 +72,85 @@ def photo_uri() -> str:
 
 # --- budget: one precedence for the request, the count and the estimate -----------------------
 
-_PART, _NESTED, _CALL, _FIELD = 2_000_000, 200_000, 500_000, 1_000_000
+# One value per source, each giving its own token count, so a wrong winner shows. max_pixels
+# is seen on a 3000x2000 photo (capped), min_pixels on a 200x100 picture (raised to the floor).
+_LEVELS = {
+    "max_pixels": {"part": 2_000_000, "nested": 200_000, "call": 500_000, "field": 1_000_000},
+    "min_pixels": {"part": 400_000, "nested": 100_000, "call": 300_000, "field": 200_000},
+}
+_SIZES = {"max_pixels": (3000, 2000), "min_pixels": (200, 100)}
 
 
+@pytest.fixture(scope="module")
+def small_uri() -> str:
+    return uri(jpeg(noise(200, 100)))
+
+
+@pytest.mark.parametrize("key", ["max_pixels", "min_pixels"])
 @pytest.mark.parametrize(
     ("part", "nested", "call", "field"), list(itertools.product([False, True], repeat=4))
 )
 def test_budget_precedence_agrees_between_request_count_and_estimate(
-    photo_uri: str, part: bool, nested: bool, call: bool, field: bool
+    photo_uri: str, small_uri: str, key: str, part: bool, nested: bool, call: bool, field: bool
 ) -> None:
-    block: dict[str, Any] = {"type": "image_url", "image_url": {"url": photo_uri}}
+    """Per key: the part's own key > the key nested in image_url > per call > model field."""
+    levels = _LEVELS[key]
+    block: dict[str, Any] = {
+        "type": "image_url",
+        "image_url": {"url": photo_uri if key == "max_pixels" else small_uri},
+    }
     if nested:
-        block["image_url"]["max_pixels"] = _NESTED
+        block["image_url"][key] = levels["nested"]
     if part:
-        block["max_pixels"] = _PART
-    kwargs = {"max_pixels": _CALL} if call else {}
-    llm = ChatQwenVL(api_key="sk-test", max_pixels=_FIELD if field else None)
-    expected_cap = (
-        _PART if part else _NESTED if nested else _CALL if call else _FIELD if field else None
-    )
+        block[key] = levels["part"]
+    kwargs = {key: levels["call"]} if call else {}
+    llm = ChatQwenVL(api_key="sk-test", **{key: levels["field"] if field else None})  # type: ignore[arg-type]
+    sources = {"part": part, "nested": nested, "call": call, "field": field}
+    winner = next((name for name, is_set in sources.items() if is_set), None)
+    value = levels[winner] if winner else None
+    width, height = _SIZES[key]
+    expected = image_tokens_for_size(height, width, **({key: value} if value else {}))
+
     body = llm._build_payload([HumanMessage(content=[block])], **kwargs)
     sent_part, sent = sent_image(body)
-    assert sent_part.get("max_pixels") == expected_cap  # the cap travels beside the part
-    assert "max_pixels" not in sent_part["image_url"]
-    expected = image_tokens_for_size(2000, 3000, max_pixels=expected_cap or DEFAULT_MAX_PIXELS)
+    assert sent_part.get(key) == value  # the winner travels beside the part
+    assert key not in sent_part["image_url"]
     assert service_tokens(sent_part, sent) == expected
-    counted = llm.bind(**kwargs).bound.get_num_tokens_from_messages  # type: ignore[attr-defined]
-    per_call_or_field = _CALL if call else _FIELD if field else None
-    assert estimate_image_tokens(block, max_pixels=per_call_or_field) == expected
-    if not call:  # get_num_tokens_from_messages sees the model's fields (no per-call kwargs)
-        assert counted([HumanMessage(content=[block])]) == expected + 4
+    per_call_or_field = levels["call"] if call else levels["field"] if field else None
+    assert estimate_image_tokens(block, **{key: per_call_or_field}) == expected
+    if winner != "call":
+        assert llm.get_num_tokens_from_messages([HumanMessage(content=[block])]) == expected + 4
+    # else: get_num_tokens_from_messages takes no per-call kwargs (LangChain's signature), so
+    # it cannot see a per-call value: only the estimate and the request are compared.
 
 
-def test_high_resolution_overrides_every_max_pixels(photo_uri: str) -> None:
-    block = {"type": "image_url", "image_url": {"url": photo_uri}, "max_pixels": 200_000}
-    llm = ChatQwenVL(api_key="sk-test", vl_high_resolution_images=True)
-    body = llm._build_payload([HumanMessage(content=[block])])
+@pytest.mark.parametrize("part_max", [None, 200_000])
+@pytest.mark.parametrize("field", [False, True])
+@pytest.mark.parametrize("call", [None, False, True])
+def test_high_resolution_precedence_agrees_between_request_count_and_estimate(
+    photo_uri: str, call: bool | None, field: bool, part_max: int | None
+) -> None:
+    """vl_high_resolution_images: per call over the model field; on, it ignores every max_pixels."""
+    block: dict[str, Any] = {"type": "image_url", "image_url": {"url": photo_uri}}
+    if part_max:
+        block["max_pixels"] = part_max
+    kwargs = {} if call is None else {"vl_high_resolution_images": call}
+    llm = ChatQwenVL(api_key="sk-test", vl_high_resolution_images=field)
+    high = field if call is None else call
+    cap = media.HIGH_RESOLUTION_MAX_PIXELS if high else part_max or DEFAULT_MAX_PIXELS
+    expected = image_tokens_for_size(2000, 3000, max_pixels=cap)
+
+    body = llm._build_payload([HumanMessage(content=[block])], **kwargs)
+    assert bool(body.get("vl_high_resolution_images")) is high
     part, sent = sent_image(body)
-    assert sent.size == (3000, 2000)  # 6 MP is under the high-resolution cap: sent as it is
-    expected = image_tokens_for_size(2000, 3000, max_pixels=media.HIGH_RESOLUTION_MAX_PIXELS)
-    assert service_tokens(part, sent, high_res=True) == expected
-    assert llm.get_num_tokens_from_messages([HumanMessage(content=[block])]) == expected + 4
-    assert estimate_image_tokens(block, vl_high_resolution_images=True) == expected
+    if high:
+        assert sent.size == (3000, 2000)  # 6 MP is under the high-resolution cap: sent as it is
+    assert service_tokens(part, sent, high_res=high) == expected
+    assert estimate_image_tokens(block, vl_high_resolution_images=high) == expected
+    if call is None:
+        assert llm.get_num_tokens_from_messages([HumanMessage(content=[block])]) == expected + 4
+    # else: get_num_tokens_from_messages takes no per-call kwargs (LangChain's signature), so
+    # it cannot see a per-call value: only the estimate and the request are compared.
 
 
 def test_budget_is_validated_in_one_place_with_the_same_message() -> None:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from langchain_qwen_vl import _scan_render
-from langchain_qwen_vl._scan_encode import encode_page, is_blank, is_colour
+from langchain_qwen_vl._scan_encode import encode_page, is_blank
 from langchain_qwen_vl._scan_render import (
     PdfSource,
     RenderSettings,
@@ -25,6 +25,7 @@ from langchain_qwen_vl.media import (
     downscale_target,
     image_tokens_for_size,
 )
+from langchain_qwen_vl.media._codec import is_colour
 from tests.unit_tests.test_scan_support import (
     blank_scan,
     encrypted_pdf_bytes,
@@ -319,5 +320,38 @@ def test_grayscale_true_reencodes_a_colour_jpeg(tmp_path: Path) -> None:
     settings = RenderSettings(max_pixels=DEFAULT_MAX_PIXELS, min_pixels=MIN_PIXELS, grayscale=True)
     encoded = encode_page(source.load(0, settings), settings, name="c.jpg")
     assert Image.open(io.BytesIO(encoded.data)).mode == "L"
-    assert encoded.grayscale
+    source.close()
+
+
+def test_grayscale_true_passes_a_grey_jpeg_through(tmp_path: Path) -> None:
+    data = jpeg_bytes(page_image((500, 700)))  # stored grey
+    source = open_source("g.jpg", data=data)
+    settings = RenderSettings(max_pixels=DEFAULT_MAX_PIXELS, min_pixels=MIN_PIXELS, grayscale=True)
+    encoded = encode_page(source.load(0, settings), settings, name="g.jpg")
+    assert encoded.data == data
+    assert encoded.how == "passthrough"
+    source.close()
+
+
+def test_a_damaged_embedded_jpeg_names_the_page_and_the_fix() -> None:
+    from langchain_qwen_vl._scan_render import RawPage
+
+    raw = RawPage(3, 1240, 1754, 150.0, jpeg=b"\xff\xd8\xff\xe0 not a JPEG", how="passthrough")
+    with pytest.raises(QwenVLScanInputError, match="cannot be decoded") as caught:
+        encode_page(raw, SETTINGS, name="scan.pdf")
+    assert str(caught.value).startswith("scan.pdf: page 3: the embedded JPEG cannot be decoded")
+    assert "check the file is not truncated or corrupt" in str(caught.value)
+    assert (caught.value.source, caught.value.page) == ("scan.pdf", 3)
+
+
+def test_a_16_bit_page_keeps_its_ink(tmp_path: Path) -> None:
+    """16-bit grey (a scanner's raw output) is scaled to 8 bits, not clipped to white."""
+    page = Image.new("I;16", (600, 800), 60_000)
+    page.paste(Image.new("I;16", (480, 30), 8_000), (60, 100))  # a dark title bar
+    path = tmp_path / "raw16.png"
+    page.save(path)
+    source = open_source("raw16.png", path=path)
+    encoded = encode_page(source.load(0, SETTINGS), SETTINGS, name="raw16.png")
+    sent = Image.open(io.BytesIO(encoded.data)).convert("L")
+    assert sent.getpixel((300, 115)) < 60 < 200 < sent.getpixel((300, 400))  # type: ignore[operator]
     source.close()

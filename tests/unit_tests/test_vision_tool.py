@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
+import random
 from pathlib import Path
 from typing import Any
 
@@ -292,7 +294,7 @@ def test_no_allowed_dirs_means_no_local_files(
         "file://{outside}/secret.png",
         "file://localhost{outside}/secret.png",
         "file://{allowed}/escape.png",
-        "file://remote.example{allowed}/photo.png",
+        "file://{allowed}/%2E%2E/outside/secret.png",
         "/etc/passwd",
         "{allowed}/photo.png\x00.txt",
     ],
@@ -334,10 +336,28 @@ def test_file_url_inside_allowed_dir_is_read(
     assert llm.sent_blocks()[0]["url"].startswith("data:image/png;base64,")
 
 
+def test_file_urls_are_read_by_the_media_rule(
+    tool: QwenVLTool, llm: RecordingVisionModel, layout: dict[str, Path]
+) -> None:
+    """One parser for file URLs (the chat model's: percent-decoded path, then allowed_dirs)."""
+    named = layout["allowed"] / "été 2024 #1.png"
+    named.write_bytes(png_bytes(colour="blue"))
+    url = named.as_uri()
+    assert "%C3%A9t%C3%A9%202024%20%231.png" in url
+    result = call(tool, image=url, question="Q")
+    assert result.status == "success"
+    sent = base64.b64decode(llm.sent_blocks()[0]["url"].split(",", 1)[1])
+    assert Image.open(io.BytesIO(sent)).getpixel((0, 0)) == (0, 0, 255)
+    remote = call(tool, image=url.replace("file://", "file://remote.example"), question="Q")
+    assert remote.status == "error"
+    assert "names a remote host — use 'file:///path'" in str(remote.content)
+    assert len(llm.calls) == 1
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("missing.png", "no such file"),
+        ("missing.png", "does not exist"),
         ("sub", "is a directory"),
         ("notes.txt", "not a recognised image"),
     ],
@@ -562,3 +582,69 @@ def test_region_of_a_data_uri_and_its_refusals(llm: RecordingVisionModel) -> Non
     outside = call(tool, image=uri, question="What?", region=[0, 0, 10, 1200])
     assert outside.status == "error"
     assert "0-1000 grid" in str(outside.content)
+
+
+# --- prepared once --------------------------------------------------------------------------------
+
+
+def test_prepared_images_reach_the_wire_without_a_second_decode(
+    layout: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tool prepares each file once, for the model's budget; ChatQwenVL sends it as it is
+    (no header sniff, no pixel decode, no base64 decode of the prepared data URI)."""
+    import httpx
+
+    from langchain_qwen_vl import ChatQwenVL
+    from langchain_qwen_vl.media import _codec, _sources
+
+    photo = Image.frombytes("RGB", (3000, 2000), random.Random(0).randbytes(3000 * 2000 * 3))
+    photo.save(layout["allowed"] / "photo.jpg", quality=80)
+    bodies: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        message = {"role": "assistant", "content": ANSWER}
+        return httpx.Response(
+            200,
+            json={
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "qwen3-vl-flash",
+                "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+            },
+        )
+
+    client = httpx.Client(transport=httpx.MockTransport(answer))
+    llm = ChatQwenVL(
+        api_key="sk-test",
+        base_url="http://127.0.0.1:9/v1",
+        http_client=client,
+        max_pixels=1_000_000,
+    )
+    tool = QwenVLTool(llm=llm, allowed_dirs=[layout["allowed"]])
+    prepared_blocks: list[Any] = []
+    prepare = QwenVLTool._prepare
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        pytest.fail("an image the tool prepared was decoded again")
+
+    def prepare_then_forbid_decoding(self: QwenVLTool, *args: Any) -> Any:
+        prepared = prepare(self, *args)
+        prepared_blocks.extend(prepared.message.content[:-1])
+        for name in ("inspect", "decode", "reencode", "encode_pil"):
+            monkeypatch.setattr(_codec, name, fail)
+        monkeypatch.setattr(_sources, "decode", fail)
+        return prepared
+
+    monkeypatch.setattr(QwenVLTool, "_prepare", prepare_then_forbid_decoding)
+    files = [str(layout["allowed"] / "photo.jpg"), str(layout["allowed"] / "sub" / "inner.png")]
+    result = call(tool, images=files, question="Q")
+    assert result.status == "success", result.content
+    (body,) = bodies
+    sent = [p for p in body["messages"][0]["content"] if p["type"] == "image_url"]
+    assert [p["image_url"]["url"] for p in sent] == [b["url"] for b in prepared_blocks]
+    photo_sent = base64.b64decode(sent[0]["image_url"]["url"].split(",", 1)[1])
+    width, height = Image.open(io.BytesIO(photo_sent)).size
+    assert width * height <= 1_000_000  # downscaled once, by the tool, for the model's budget
