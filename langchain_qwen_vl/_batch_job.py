@@ -21,6 +21,7 @@ from langchain_core.messages import AIMessage
 
 from langchain_qwen_vl._batch_limits import TERMINAL_STATUSES
 from langchain_qwen_vl._batch_lines import QwenVLBatchError, parse_result_line
+from langchain_qwen_vl._extras import install_hint
 from langchain_qwen_vl.errors import QwenVLError, QwenVLInputError, QwenVLTimeoutError
 
 if TYPE_CHECKING:
@@ -390,9 +391,7 @@ def _progress(show: bool, total: int) -> Any:
     try:
         tqdm = importlib.import_module("tqdm").tqdm  # optional extra "progress", untyped
     except ImportError as error:
-        raise ImportError(
-            'show_progress=True needs tqdm: pip install "langchain-qwen-vl[progress]"'
-        ) from error
+        raise ImportError(f"show_progress=True needs tqdm: {install_hint('progress')}") from error
     return tqdm(total=total, desc="batch", unit="req")
 
 

@@ -179,7 +179,7 @@ def _pillow_error(exc: Exception, subject: str, verb: str) -> QwenVLImageError:
 
 
 def needs_transcode(info: ImageInfo) -> bool:
-    """True if the format is not accepted at this size (spec: above 4K only JPEG/PNG)."""
+    """True if the format is not accepted at this size (above 4K the service takes JPEG, PNG)."""
     if info.size is None or info.format in ("JPEG", "PNG"):
         return False
     width, height = info.size

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
+from langchain_qwen_vl._extras import install_hint
 from langchain_qwen_vl.errors import QwenVLImageError
 from langchain_qwen_vl.media import _video_rules as rules
 from langchain_qwen_vl.media._files import LocalFilePolicy
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 VideoFileSource: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | IO[bytes]"
-INSTALL_HINT = 'pip install "langchain-qwen-vl[video]"'
+INSTALL_HINT = install_hint("video")
 #: JPEG quality of sampled frames (the same as downscaled images).
 JPEG_QUALITY = 85
 #: Seek instead of decoding through when the next frame to keep is further ahead than this.
@@ -141,8 +142,8 @@ def _import_av() -> Any:
         import av
     except ImportError as exc:  # pragma: no cover - exercised by a test that hides av
         raise QwenVLVideoError(
-            f"sampling a local video file needs PyAV — install it with `{INSTALL_HINT}`, "
-            "or pass an http(s) URL or a list of frames instead."
+            f"sampling a local video file needs PyAV — install it with {INSTALL_HINT}; or "
+            "pass an http(s) URL or a list of frames instead."
         ) from exc
     return av
 
