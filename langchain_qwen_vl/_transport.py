@@ -76,6 +76,7 @@ class Endpoint:
     url: str
     headers: Mapping[str, str]
     base_url: str
+    timeout: httpx.Timeout | None = None  # per request; None: the client's own
 
     def __repr__(self) -> str:  # never show the Authorization header
         return f"Endpoint(url={self.url!r})"
@@ -444,7 +445,11 @@ def stream_sync(
                 else:
                     http = cast(httpx.Client, client)
                 request = http.build_request(
-                    "POST", endpoint.url, content=body, headers=endpoint.headers
+                    "POST",
+                    endpoint.url,
+                    content=body,
+                    headers=endpoint.headers,
+                    timeout=endpoint.timeout or httpx.USE_CLIENT_DEFAULT,
                 )
                 try:
                     response = reply = http.send(request, stream=True)
@@ -556,7 +561,11 @@ async def stream_async(
                 else:
                     http = cast(httpx.AsyncClient, client)
                 request = http.build_request(
-                    "POST", endpoint.url, content=body, headers=endpoint.headers
+                    "POST",
+                    endpoint.url,
+                    content=body,
+                    headers=endpoint.headers,
+                    timeout=endpoint.timeout or httpx.USE_CLIENT_DEFAULT,
                 )
                 try:
                     response = reply = await http.send(request, stream=True)

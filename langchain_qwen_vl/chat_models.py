@@ -186,6 +186,8 @@ class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
     file at all (URLs, data URIs, bytes and PIL images still work). Set it when messages come
     from outside your code (a web request, an agent's tool output)."""
     timeout: Annotated[float, Field(gt=0)] | None = 120.0
+    """Seconds to wait for the service (connect: at most 10 s). Set, it applies to every
+    request, also through a client you pass; unset, such a client keeps its own timeout."""
     max_retries: Annotated[int, Field(ge=0)] = 2
     streaming: bool = False
     stream_usage: bool = True
@@ -330,7 +332,9 @@ class ChatQwenVL(BaseChatModel, GroundingMethodsMixin):
         if self.default_headers:
             headers |= self.default_headers
         base = self.resolved_base_url
-        return _transport.Endpoint(url=completions_url(base), headers=headers, base_url=base)
+        # A timeout you set applies to every request, through your own http_client too.
+        timeout = self._httpx_timeout() if "timeout" in self.model_fields_set else None
+        return _transport.Endpoint(completions_url(base), headers, base, timeout)
 
     def _endpoint(self) -> _transport.Endpoint:
         endpoint = self._constants().endpoint

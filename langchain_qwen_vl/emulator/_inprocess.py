@@ -10,7 +10,8 @@ message to the client as it is sent, so ``stream()`` sees the chunks one by one:
 
 No socket is opened (pytest-socket's ``disable_socket`` is fine; asyncio's own self-pipe is a
 Unix socket pair). A connection reset fault surfaces as ``httpx.RemoteProtocolError``, as over
-TCP. Client timeouts are not applied by these transports.
+TCP. The client's read timeout applies as over TCP: waiting longer than it for the response or
+for the next piece of the body raises ``httpx.ReadTimeout`` (so ``stall`` faults time out).
 """
 
 from __future__ import annotations
@@ -87,6 +88,17 @@ async def _serve(
     emit(("done",))
 
 
+def _read_timeout(request: httpx.Request) -> float | None:
+    """The client's read timeout for ``request`` (None: wait forever), as httpx passes it."""
+    timeout = request.extensions.get("timeout")
+    return timeout.get("read") if isinstance(timeout, Mapping) else None
+
+
+def _timed_out(request: httpx.Request) -> httpx.ReadTimeout:
+    return httpx.ReadTimeout("the in-process emulator sent nothing within the read timeout",
+                             request=request)  # fmt: skip
+
+
 def _transport_error(exc: BaseException, request: httpx.Request, started: bool) -> Exception:
     if isinstance(exc, ConnectionResetError):
         if not started:
@@ -125,6 +137,13 @@ def _head_done(head: _Head, event: _Event, request: httpx.Request) -> bool:
     return True
 
 
+def _next_event(events: queue.Queue[_Event], request: httpx.Request) -> _Event:
+    try:
+        return events.get(timeout=_read_timeout(request))
+    except queue.Empty:
+        raise _timed_out(request) from None
+
+
 class _SyncBody(httpx.SyncByteStream):
     def __init__(
         self, head: _Head, events: queue.Queue[_Event], job: Future[Any], request: httpx.Request
@@ -137,7 +156,7 @@ class _SyncBody(httpx.SyncByteStream):
         if self._head.finished:
             return
         while True:
-            event = self._events.get()
+            event = _next_event(self._events, self._request)
             if event[0] == "body":
                 if event[1]:
                     yield event[1]
@@ -172,8 +191,12 @@ class SyncASGITransport(httpx.BaseTransport):
             _serve(self._app, _scope(request), body, events.put), self._loop
         )
         head = _Head()
-        while not _head_done(head, events.get(), request):
-            pass
+        try:
+            while not _head_done(head, _next_event(events, request), request):
+                pass
+        except BaseException:
+            job.cancel()
+            raise
         return httpx.Response(
             head.status, headers=head.headers, stream=_SyncBody(head, events, job, request)
         )
@@ -185,6 +208,13 @@ class SyncASGITransport(httpx.BaseTransport):
         self._thread.join(5)
         if not self._thread.is_alive():
             self._loop.close()
+
+
+async def _anext_event(events: asyncio.Queue[_Event], request: httpx.Request) -> _Event:
+    try:
+        return await asyncio.wait_for(events.get(), _read_timeout(request))
+    except TimeoutError:
+        raise _timed_out(request) from None
 
 
 class _AsyncBody(httpx.AsyncByteStream):
@@ -203,7 +233,7 @@ class _AsyncBody(httpx.AsyncByteStream):
         if self._head.finished:
             return
         while True:
-            event = await self._events.get()
+            event = await _anext_event(self._events, self._request)
             if event[0] == "body":
                 if event[1]:
                     yield event[1]
@@ -231,8 +261,12 @@ class AsyncASGITransport(httpx.AsyncBaseTransport):
         events: asyncio.Queue[_Event] = asyncio.Queue()
         task = asyncio.create_task(_serve(self._app, _scope(request), body, events.put_nowait))
         head = _Head()
-        while not _head_done(head, await events.get(), request):
-            pass
+        try:
+            while not _head_done(head, await _anext_event(events, request), request):
+                pass
+        except BaseException:
+            task.cancel()
+            raise
         return httpx.Response(
             head.status, headers=head.headers, stream=_AsyncBody(head, events, task, request)
         )

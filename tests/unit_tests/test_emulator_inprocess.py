@@ -10,6 +10,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,7 @@ from pytest_socket import SocketBlockedError
 from langchain_qwen_vl import ChatQwenVL
 from langchain_qwen_vl.emulator import InProcessEmulator, in_process_emulator
 from langchain_qwen_vl.emulator._inprocess import AsyncASGITransport, SyncASGITransport
-from langchain_qwen_vl.errors import QwenVLBadRequestError
+from langchain_qwen_vl.errors import QwenVLBadRequestError, QwenVLStreamError, QwenVLTimeoutError
 
 AUTH = {"Authorization": "Bearer sk-test"}
 BODY = {"model": "qwen3-vl-flash", "messages": [{"role": "user", "content": "Hi"}]}
@@ -186,6 +187,42 @@ def test_429_is_retried_by_the_client_with_the_services_body(emu: InProcessEmula
 def test_truncated_stream_is_an_error_for_the_client(emu: InProcessEmulator) -> None:
     with emu.faults("truncate"), pytest.raises(Exception, match=r"(?i)stream|truncat|DONE"):
         list(model(emu, max_retries=0).stream("Tell me a long story please"))
+
+
+def test_stalls_time_out_at_the_models_timeout(emu: InProcessEmulator) -> None:
+    # The emulator's stall lasts 30 s; the model's 0.3 s read timeout must end it, in every path.
+    llm = model(emu, timeout=0.3, max_retries=0)
+    started = time.monotonic()
+    with emu.faults("stall"), pytest.raises(QwenVLTimeoutError):
+        llm.invoke("Hi")
+    with emu.faults("stall"), pytest.raises(QwenVLTimeoutError):
+        asyncio.run(llm.ainvoke("Hi"))
+    with emu.faults("stall-mid"), pytest.raises(QwenVLStreamError):
+        list(llm.stream("Tell me a long story please"))
+
+    async def astream_mid() -> None:
+        async for _ in llm.astream("Tell me a long story please"):
+            pass
+
+    with emu.faults("stall-mid"), pytest.raises(QwenVLStreamError):
+        asyncio.run(astream_mid())
+    assert time.monotonic() - started < 10  # four read timeouts, not four 30 s stalls
+    assert llm.invoke("Hi").content.startswith("[emulator]")  # the emulator still answers
+
+
+def test_the_models_timeout_goes_on_each_request_only_when_set() -> None:
+    seen: list[Any] = []
+    answer = {"id": "c", "choices": [{"index": 0, "message": {"content": "ok"}}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        return httpx.Response(200, json=answer)
+
+    client = httpx.Client(transport=httpx.MockTransport(handler), timeout=42.0)
+    for kwargs in ({}, {"timeout": 0.3}):
+        ChatQwenVL(api_key="sk-test", http_client=client, **kwargs).invoke("Hi")
+    assert seen[0]["read"] == 42.0  # unset: the client's own
+    assert seen[1]["read"] == 0.3
 
 
 def test_a_bad_key_gets_the_401(emu: InProcessEmulator) -> None:
