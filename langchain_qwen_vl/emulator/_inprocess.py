@@ -144,6 +144,15 @@ def _next_event(events: queue.Queue[_Event], request: httpx.Request) -> _Event:
         raise _timed_out(request) from None
 
 
+def _piece(event: _Event, request: httpx.Request) -> tuple[bytes, bool]:
+    """One body event as (bytes, more to come); an error event raises as the transport would."""
+    if event[0] == "body":
+        return event[1], event[2]
+    if event[0] == "error":
+        raise _transport_error(event[1], request, started=True)
+    return b"", False
+
+
 class _SyncBody(httpx.SyncByteStream):
     def __init__(
         self, head: _Head, events: queue.Queue[_Event], job: Future[Any], request: httpx.Request
@@ -155,17 +164,11 @@ class _SyncBody(httpx.SyncByteStream):
             yield self._head.first
         if self._head.finished:
             return
-        while True:
-            event = _next_event(self._events, self._request)
-            if event[0] == "body":
-                if event[1]:
-                    yield event[1]
-                if not event[2]:
-                    return
-            elif event[0] == "error":
-                raise _transport_error(event[1], self._request, started=True)
-            else:
-                return
+        more = True
+        while more:
+            chunk, more = _piece(_next_event(self._events, self._request), self._request)
+            if chunk:
+                yield chunk
 
     def close(self) -> None:
         self._job.cancel()
@@ -232,17 +235,12 @@ class _AsyncBody(httpx.AsyncByteStream):
             yield self._head.first
         if self._head.finished:
             return
-        while True:
+        more = True
+        while more:
             event = await _anext_event(self._events, self._request)
-            if event[0] == "body":
-                if event[1]:
-                    yield event[1]
-                if not event[2]:
-                    return
-            elif event[0] == "error":
-                raise _transport_error(event[1], self._request, started=True)
-            else:
-                return
+            chunk, more = _piece(event, self._request)
+            if chunk:
+                yield chunk
 
     async def aclose(self) -> None:
         self._task.cancel()

@@ -175,20 +175,20 @@ def parse_images_prompt(body: Mapping[str, Any]) -> ChatRequest:
 # --- OpenAI-compatible messages -----------------------------------------------------------
 
 
+def _pixel_count(part: Mapping[str, Any], name: str, low: int, high: int, where: str) -> int | None:
+    """``part[name]`` if set: an integer in [low, high], else the service's 400."""
+    value = part.get(name)
+    if value is not None and not (_is_int(value) and low <= value <= high):
+        raise invalid_parameter(
+            f"{where}.{name} should be an integer in [{low}, {high}], got {value!r}", param=name
+        )
+    return value
+
+
 def _pixel_budget(part: Mapping[str, Any], where: str) -> tuple[int | None, int | None]:
-    budget: dict[str, int | None] = {}
-    for name in ("max_pixels", "min_pixels"):
-        value = part.get(name)
-        if value is not None and not (
-            _is_int(value) and rules.MIN_PIXELS <= value <= rules.HIGH_RESOLUTION_MAX_PIXELS
-        ):
-            raise invalid_parameter(
-                f"{where}.{name} should be an integer in [{rules.MIN_PIXELS}, "
-                f"{rules.HIGH_RESOLUTION_MAX_PIXELS}], got {value!r}",
-                param=name,
-            )
-        budget[name] = value
-    low, high = budget["min_pixels"], budget["max_pixels"]
+    bounds = (rules.MIN_PIXELS, rules.HIGH_RESOLUTION_MAX_PIXELS)
+    high = _pixel_count(part, "max_pixels", *bounds, where)
+    low = _pixel_count(part, "min_pixels", *bounds, where)
     if low is not None and high is not None and low > high:
         raise invalid_parameter(f"{where}: min_pixels ({low}) exceeds max_pixels ({high})")
     return high, low
@@ -201,24 +201,18 @@ def _fps(part: Mapping[str, Any], where: str) -> float:
     return float(fps)
 
 
-def _video_max_pixels(part: Mapping[str, Any], where: str) -> int | None:
-    value = part.get("max_pixels")
-    low, high = _VIDEO_MAX_PIXELS
-    if value is not None and not (_is_int(value) and low <= value <= high):
-        raise invalid_parameter(
-            f"{where}.max_pixels should be an integer in [{low}, {high}], got {value!r}",
-            param="max_pixels",
-        )
-    return value
-
-
 def _video(part: Mapping[str, Any], where: str) -> VideoRef:
     if part.get("type") == "video_url":
         inner = part.get("video_url")
         url = inner.get("url") if isinstance(inner, Mapping) else None
         if not isinstance(url, str) or not url.strip():
             raise invalid_parameter(f"{where}: video_url should be an object with a 'url' string")
-        return VideoRef(None, url, _fps(part, where), _video_max_pixels(part, where))
+        return VideoRef(
+            None,
+            url,
+            _fps(part, where),
+            _pixel_count(part, "max_pixels", *_VIDEO_MAX_PIXELS, where),
+        )
     frames = part.get("video")
     low, high = _VIDEO_FRAMES
     if not isinstance(frames, list) or not all(isinstance(f, str) and f for f in frames):
@@ -227,7 +221,12 @@ def _video(part: Mapping[str, Any], where: str) -> VideoRef:
         raise invalid_parameter(
             f"{where}: the number of video frames should be in [{low}, {high}], got {len(frames)}"
         )
-    return VideoRef(tuple(frames), None, _fps(part, where), _video_max_pixels(part, where))
+    return VideoRef(
+        tuple(frames),
+        None,
+        _fps(part, where),
+        _pixel_count(part, "max_pixels", *_VIDEO_MAX_PIXELS, where),
+    )
 
 
 def _content(

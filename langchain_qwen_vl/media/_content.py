@@ -138,9 +138,8 @@ class ImageRef:
         return _src.locate(self.source, self.where, policy)
 
     def prepare(self, policy: LocalFilePolicy) -> PreparedImage:
-        source = self.source
-        if isinstance(source, str) and _src.is_http(text := source.strip()):
-            return remote_prepared(_src.check_remote(text, self.where))
+        if self.is_remote():
+            return remote_prepared(_src.check_remote(self.source.strip(), self.where))
         trusted = self.trusted()
         if trusted is not None:
             return trusted
