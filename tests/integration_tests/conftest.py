@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 from pytest_socket import enable_socket, socket_allow_hosts
 
+from langchain_qwen_vl import _batch_job
 from langchain_qwen_vl.emulator import EmulatorHandle, run_emulator
 
 
@@ -25,6 +26,24 @@ def _loopback_only() -> Iterator[None]:
 def emulator() -> Iterator[EmulatorHandle]:
     with run_emulator() as handle:
         yield handle
+
+
+@pytest.fixture
+def emu() -> Iterator[EmulatorHandle]:
+    """A private emulator, for tests that queue faults, script batches or count requests."""
+    with run_emulator() as handle:
+        yield handle
+
+
+@pytest.fixture
+def no_poll_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batch jobs poll without sleeping (the emulator's batch clock does not need the wait)."""
+
+    async def asleep(_: float) -> None:
+        return None
+
+    monkeypatch.setattr(_batch_job, "_sleep", lambda _: None)
+    monkeypatch.setattr(_batch_job, "_asleep", asleep)
 
 
 def diagram_png() -> bytes:

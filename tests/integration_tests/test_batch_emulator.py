@@ -10,7 +10,6 @@ import random
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,9 +17,9 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from PIL import Image
 
-from langchain_qwen_vl import ChatQwenVL, QwenVLBatch, QwenVLBatchError, QwenVLBatchJob, _batch_job
+from langchain_qwen_vl import ChatQwenVL, QwenVLBatch, QwenVLBatchError, QwenVLBatchJob
 from langchain_qwen_vl._batch_job import encode_job_id
-from langchain_qwen_vl.emulator import EmulatorHandle, run_emulator
+from langchain_qwen_vl.emulator import EmulatorHandle
 from langchain_qwen_vl.errors import (
     QwenVLBadRequestError,
     QwenVLContentModerationError,
@@ -31,19 +30,7 @@ from langchain_qwen_vl.errors import (
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def emu() -> Iterator[EmulatorHandle]:
-    with run_emulator() as handle:
-        yield handle
-
-
-@pytest.fixture(autouse=True)
-def _no_poll_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def asleep(_: float) -> None:
-        return None
-
-    monkeypatch.setattr(_batch_job, "_sleep", lambda _: None)
-    monkeypatch.setattr(_batch_job, "_asleep", asleep)
+pytestmark = pytest.mark.usefixtures("no_poll_sleep")
 
 
 def _llm(emu: EmulatorHandle) -> ChatQwenVL:

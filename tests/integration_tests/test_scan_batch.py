@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from langchain_core.stores import InMemoryByteStore
 
-from langchain_qwen_vl import ChatQwenVL, _batch_job
+from langchain_qwen_vl import ChatQwenVL
 from langchain_qwen_vl._scan_cache import PAGE_KEY_PREFIX, PENDING_KEY_PREFIX
 from langchain_qwen_vl.document_loaders import QwenVLScanLoader
-from langchain_qwen_vl.emulator import EmulatorHandle, run_emulator
+from langchain_qwen_vl.emulator import EmulatorHandle
 from langchain_qwen_vl.errors import QwenVLTimeoutError
 
 REPORT = Path(__file__).resolve().parents[2] / "examples" / "assets" / "scanned_report.pdf"
 
 
-@pytest.fixture
-def emu() -> Iterator[EmulatorHandle]:
-    with run_emulator() as handle:
-        yield handle
-
-
-@pytest.fixture(autouse=True)
-def _no_poll_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def asleep(_: float) -> None:
-        return None
-
-    monkeypatch.setattr(_batch_job, "_sleep", lambda _: None)
-    monkeypatch.setattr(_batch_job, "_asleep", asleep)
+pytestmark = pytest.mark.usefixtures("no_poll_sleep")
 
 
 def _loader(emu: EmulatorHandle, store: InMemoryByteStore, **kw: object) -> QwenVLScanLoader:

@@ -9,14 +9,13 @@ emulator holds exactly four batches and has run exactly four lines once every ba
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from langchain_core.stores import InMemoryByteStore
 
-from langchain_qwen_vl import ChatQwenVL, QwenVLBatch, _batch_job
+from langchain_qwen_vl import ChatQwenVL, QwenVLBatch
 from langchain_qwen_vl._batch_http import BatchHttp
 from langchain_qwen_vl._scan_cache import PENDING_KEY_PREFIX
 from langchain_qwen_vl.document_loaders import QwenVLScanLoader
@@ -30,19 +29,7 @@ class Crash(Exception):
     """The process dies here."""
 
 
-@pytest.fixture
-def emu() -> Iterator[EmulatorHandle]:
-    with run_emulator() as handle:
-        yield handle
-
-
-@pytest.fixture(autouse=True)
-def _no_poll_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def asleep(_: float) -> None:
-        return None
-
-    monkeypatch.setattr(_batch_job, "_sleep", lambda _: None)
-    monkeypatch.setattr(_batch_job, "_asleep", asleep)
+pytestmark = pytest.mark.usefixtures("no_poll_sleep")
 
 
 @pytest.fixture(scope="module")

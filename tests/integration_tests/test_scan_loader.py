@@ -10,25 +10,16 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from langchain_qwen_vl import ChatQwenVL
 from langchain_qwen_vl.document_loaders import QwenVLScanLoader
-from langchain_qwen_vl.emulator import EmulatorHandle, run_emulator
+from langchain_qwen_vl.emulator import EmulatorHandle
 from tests.unit_tests.test_scan_support import sized_pdf
 
 REPORT = Path(__file__).resolve().parents[2] / "examples" / "assets" / "scanned_report.pdf"
-
-
-@pytest.fixture
-def emu() -> Iterator[EmulatorHandle]:
-    """A private emulator: these tests queue faults and count requests."""
-    with run_emulator() as handle:
-        yield handle
 
 
 def _llm(emu: EmulatorHandle, **kwargs: object) -> ChatQwenVL:
